@@ -1,0 +1,146 @@
+/** Vault commands: init, passwd, status, keychain enable/disable. */
+import fs from 'node:fs';
+import net from 'node:net';
+import { AkcError } from '../../shared/errors.js';
+import { flag } from '../args.js';
+import { openVault, type CommandContext } from '../context.js';
+import { writeJson } from '../io.js';
+import { platformKeychainName } from '../../core/keychain/napi-keychain.js';
+import { vaultPath } from '../../core/store/database.js';
+
+export async function init(ctx: CommandContext): Promise<void> {
+  const keychain = !flag(ctx.args, 'no-keychain');
+  const vault = await openVault(ctx, { mustExist: false });
+  try {
+    if (vault.state !== 'uninitialized') {
+      throw new AkcError('ALREADY_INITIALIZED', `a vault already exists in ${ctx.paths.dataDir}`, {
+        hint: 'use `akc passwd` to change its password, or set AKC_HOME to create another vault elsewhere',
+      });
+    }
+    const password = await ctx.input.newPassword('Choose a master password: ');
+    try {
+      await vault.init(password, { keychain });
+    } finally {
+      password.fill(0);
+    }
+    if (ctx.json) {
+      writeJson(ctx.io, { vault: 'created', id: vault.id, dataDir: ctx.paths.dataDir, keychainUnlock: keychain });
+      return;
+    }
+    ctx.io.stdout.write(`Created a vault in ${ctx.paths.dataDir}\n`);
+    ctx.io.stdout.write(
+      keychain
+        ? `Keychain unlock is on: an unlock key is stored in the ${platformKeychainName()}.\n` +
+            (process.platform === 'darwin'
+              ? ''
+              : 'Note: on this OS any program running as you can read that entry; changes still need the password.\n' +
+                'Turn it off with `akc keychain disable` to require the password every time.\n')
+        : 'Keychain unlock is off: the master password is needed to unlock.\n',
+    );
+  } finally {
+    vault.close();
+  }
+}
+
+export async function passwd(ctx: CommandContext): Promise<void> {
+  const vault = await openVault(ctx);
+  try {
+    const oldPassword = await ctx.input.password('Current master password: ');
+    let newPassword: Buffer | null = null;
+    try {
+      newPassword = flag(ctx.args, 'password-stdin') ? await secondStdinLine(ctx) : await ctx.input.newPassword();
+      await vault.changePassword(oldPassword, newPassword);
+    } finally {
+      oldPassword.fill(0);
+      newPassword?.fill(0);
+    }
+    ctx.io.stdout.write('Master password changed.\n');
+  } finally {
+    vault.close();
+  }
+}
+
+/** For `passwd --password-stdin`: the new password is line 2. */
+async function secondStdinLine(ctx: CommandContext): Promise<Buffer> {
+  const rest = await ctx.input.value('new password');
+  const nl = rest.indexOf(0x0a);
+  const line = nl === -1 ? rest : rest.subarray(0, nl > 0 && rest[nl - 1] === 0x0d ? nl - 1 : nl);
+  const out = Buffer.from(line);
+  rest.fill(0);
+  if (out.length === 0) throw new AkcError('INVALID_ARGUMENT', 'no new password on line 2 of standard input');
+  return out;
+}
+
+export async function keychain(ctx: CommandContext, enabled: boolean): Promise<void> {
+  const vault = await openVault(ctx);
+  try {
+    const password = await ctx.input.password();
+    try {
+      await vault.setKeychainUnlock(enabled, password);
+    } finally {
+      password.fill(0);
+    }
+    ctx.io.stdout.write(enabled ? `Keychain unlock is on (${vault.keychain.description}).\n` : 'Keychain unlock is off.\n');
+  } finally {
+    vault.close();
+  }
+}
+
+export interface StatusReport {
+  vault: 'absent' | 'locked' | 'unlocked';
+  dataDir: string;
+  vaultFile: string | null;
+  socket: string;
+  host: { running: boolean };
+  keychainUnlock: boolean | null;
+  secrets: number | null;
+}
+
+export async function status(ctx: CommandContext): Promise<void> {
+  const file = vaultPath(ctx.paths.dataDir);
+  const exists = fs.existsSync(file);
+  const report: StatusReport = {
+    vault: 'absent',
+    dataDir: ctx.paths.dataDir,
+    vaultFile: exists ? file : null,
+    socket: ctx.paths.socket,
+    host: { running: await socketAnswers(ctx.paths.socket) },
+    keychainUnlock: null,
+    secrets: null,
+  };
+  if (exists) {
+    const vault = await openVault(ctx, { mustExist: false });
+    try {
+      if (vault.state !== 'uninitialized') {
+        report.vault = 'locked';
+        report.keychainUnlock = vault.keychainUnlockEnabled;
+        report.secrets = (vault.db.prepare('SELECT count(*) AS n FROM secrets').get() as { n: number }).n;
+      }
+    } finally {
+      vault.close();
+    }
+  }
+  if (ctx.json) return writeJson(ctx.io, report);
+  const lines = [
+    `vault      ${report.vault}${report.vault === 'absent' ? ' (run `akc init`)' : ''}`,
+    `data dir   ${report.dataDir}`,
+    `socket     ${report.socket}`,
+    `host       ${report.host.running ? 'running' : 'not running'}`,
+  ];
+  if (report.keychainUnlock !== null) lines.push(`keychain   ${report.keychainUnlock ? 'unlock on' : 'unlock off (password only)'}`);
+  if (report.secrets !== null) lines.push(`secrets    ${report.secrets}`);
+  ctx.io.stdout.write(lines.join('\n') + '\n');
+}
+
+function socketAnswers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath);
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(1000, () => done(false));
+  });
+}

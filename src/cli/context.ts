@@ -1,0 +1,76 @@
+/** What every command gets: parsed args, I/O, paths, and helpers to open and unlock the vault. */
+import { AkcError, isAkcError } from '../shared/errors.js';
+import { flag, type ParsedArgs } from './args.js';
+import { InputReader, type Io } from './io.js';
+import type { AkcPaths } from '../core/paths.js';
+import type { Vault } from '../core/vault/vault.js';
+
+export interface CommandContext {
+  args: ParsedArgs;
+  io: Io;
+  input: InputReader;
+  paths: AkcPaths;
+  json: boolean;
+  /** Writes a status line to stderr (never data). */
+  note(text: string): void;
+}
+
+export function makeContext(args: ParsedArgs, io: Io, paths: AkcPaths): CommandContext {
+  return {
+    args,
+    io,
+    paths,
+    json: flag(args, 'json'),
+    input: new InputReader(io, { passwordStdin: flag(args, 'password-stdin'), valueStdin: flag(args, 'value-stdin') }),
+    note: (text) => io.stderr.write(`akc: ${text}\n`),
+  };
+}
+
+/** Opens the vault in the data dir; NOT_INITIALIZED when there is none. */
+export async function openVault(ctx: CommandContext, opts: { mustExist?: boolean } = {}): Promise<Vault> {
+  const [{ Vault }, { NapiKeychain }] = await Promise.all([import('../core/vault/vault.js'), import('../core/keychain/napi-keychain.js')]);
+  const vault = Vault.open({ dataDir: ctx.paths.dataDir, keychain: new NapiKeychain(ctx.paths.keychainService) });
+  if ((opts.mustExist ?? true) && vault.state === 'uninitialized') {
+    vault.close();
+    throw new AkcError('NOT_INITIALIZED', `no vault in ${ctx.paths.dataDir}`, { hint: 'run `akc init` to create one (or set AKC_HOME)' });
+  }
+  return vault;
+}
+
+/**
+ * Unlocks for a command that only reads: the OS keychain when keychain unlock is on
+ * (and no --password-stdin was given), falling back to the password with a hint.
+ */
+export async function unlockForRead(ctx: CommandContext, vault: Vault): Promise<void> {
+  if (vault.keychainUnlockEnabled && !flag(ctx.args, 'password-stdin')) {
+    try {
+      await vault.unlockWithKeychain();
+      return;
+    } catch (err) {
+      if (!isAkcError(err, 'KEYCHAIN_UNAVAILABLE')) throw err;
+      ctx.note(`hint: keychain unlock failed (${err.message}); asking for the master password instead`);
+      if (err.hint) ctx.note(`hint: ${err.hint}`);
+    }
+  }
+  await unlockWithPassword(ctx, vault);
+}
+
+/**
+ * Unlocks for a command that changes something: always the master password. On Linux and
+ * Windows any program running as this user (an agent included) can read the keychain
+ * entry, so the keychain must never be enough to change secrets or policy.
+ */
+export async function unlockForWrite(ctx: CommandContext, vault: Vault): Promise<Buffer> {
+  return unlockWithPassword(ctx, vault);
+}
+
+async function unlockWithPassword(ctx: CommandContext, vault: Vault): Promise<Buffer> {
+  const password = await ctx.input.password();
+  try {
+    await vault.unlockWithPassword(password);
+  } catch (err) {
+    password.fill(0);
+    throw err;
+  }
+  return password;
+}

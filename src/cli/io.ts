@@ -1,0 +1,212 @@
+/**
+ * Terminal and stdin I/O for the CLI: no-echo prompts, `--password-stdin` /
+ * `--value-stdin`, and the one-line error format. Passwords and values are read into
+ * Buffers and never echoed or logged.
+ */
+import { AkcError } from '../shared/errors.js';
+
+const MAX_STDIN_BYTES = 1024 * 1024;
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+}
+
+export const processIo: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+
+let stdinCache: Promise<Buffer> | null = null;
+
+/** Reads all of stdin once (bounded). */
+function readAllStdin(io: Io): Promise<Buffer> {
+  stdinCache ??= new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    io.stdin.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > MAX_STDIN_BYTES) {
+        reject(new AkcError('INVALID_ARGUMENT', `standard input is larger than ${MAX_STDIN_BYTES} bytes`));
+        io.stdin.pause();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    io.stdin.on('end', () => {
+      const all = Buffer.concat(chunks);
+      for (const c of chunks) c.fill(0);
+      resolve(all);
+    });
+    io.stdin.on('error', (cause) => reject(new AkcError('IO', 'failed to read standard input', { cause })));
+  });
+  return stdinCache;
+}
+
+/** Splits stdin into the first line and the rest. */
+function splitFirstLine(all: Buffer): { first: Buffer; rest: Buffer } {
+  const nl = all.indexOf(0x0a);
+  if (nl === -1) return { first: all, rest: Buffer.alloc(0) };
+  let end = nl;
+  if (end > 0 && all[end - 1] === 0x0d) end -= 1;
+  return { first: all.subarray(0, end), rest: all.subarray(nl + 1) };
+}
+
+/** Removes one trailing newline (`\n` or `\r\n`), as `echo` and heredocs add one. */
+function trimOneNewline(buf: Buffer): Buffer {
+  if (buf.length && buf[buf.length - 1] === 0x0a) {
+    const end = buf.length >= 2 && buf[buf.length - 2] === 0x0d ? buf.length - 2 : buf.length - 1;
+    return buf.subarray(0, end);
+  }
+  return buf;
+}
+
+export interface SecretInputOptions {
+  passwordStdin: boolean;
+  valueStdin: boolean;
+}
+
+/**
+ * Reads what the command needs from stdin: with --password-stdin the first line is the
+ * password; with --value-stdin the value is the rest (or all of stdin without a password).
+ */
+export class InputReader {
+  constructor(
+    private readonly io: Io,
+    private readonly opts: SecretInputOptions,
+  ) {}
+
+  async password(prompt = 'Master password: '): Promise<Buffer> {
+    if (this.opts.passwordStdin) {
+      const { first } = splitFirstLine(await readAllStdin(this.io));
+      if (first.length === 0)
+        throw new AkcError('INVALID_ARGUMENT', 'no password on standard input (--password-stdin reads its first line)');
+      return Buffer.from(first);
+    }
+    return this.prompt(prompt, 'the password');
+  }
+
+  /** A new password, asked twice on a terminal. */
+  async newPassword(prompt = 'New master password: '): Promise<Buffer> {
+    if (this.opts.passwordStdin) return this.password();
+    const first = await this.prompt(prompt, 'the password');
+    const again = await this.prompt('Repeat it: ', 'the password');
+    try {
+      if (!first.equals(again)) throw new AkcError('INVALID_ARGUMENT', 'the two passwords do not match');
+    } finally {
+      again.fill(0);
+    }
+    return first;
+  }
+
+  async value(name: string): Promise<Buffer> {
+    if (this.opts.valueStdin) {
+      const all = await readAllStdin(this.io);
+      const body = this.opts.passwordStdin ? splitFirstLine(all).rest : all;
+      const value = Buffer.from(trimOneNewline(body));
+      if (value.length === 0) throw new AkcError('INVALID_ARGUMENT', 'no value on standard input');
+      return value;
+    }
+    return this.prompt(`Value for ${name}: `, 'the value');
+  }
+
+  /** No-echo prompt on the terminal. */
+  private prompt(text: string, what: string): Promise<Buffer> {
+    const { stdin, stderr } = this.io;
+    if (!stdin.isTTY || !stdin.setRawMode) {
+      return Promise.reject(
+        new AkcError('INVALID_ARGUMENT', `no terminal to read ${what} from`, {
+          hint: what === 'the value' ? 'pass --value-stdin and pipe the value in' : 'pass --password-stdin and pipe the password in',
+        }),
+      );
+    }
+    return readHidden(stdin, stderr, text);
+  }
+}
+
+/** Reads a line from a TTY in raw mode without echoing it. Ctrl-C aborts. */
+function readHidden(
+  stdin: NodeJS.ReadableStream & { setRawMode?: (raw: boolean) => unknown },
+  stderr: NodeJS.WritableStream,
+  text: string,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    stderr.write(text);
+    let buf = Buffer.alloc(256);
+    let len = 0;
+    stdin.setRawMode!(true);
+    stdin.resume();
+    const done = (err: Error | null): void => {
+      stdin.removeListener('data', onData);
+      stdin.setRawMode!(false);
+      stdin.pause();
+      stderr.write('\n');
+      if (err) {
+        buf.fill(0);
+        reject(err);
+      } else {
+        const out = Buffer.from(buf.subarray(0, len));
+        buf.fill(0);
+        resolve(out);
+      }
+    };
+    const onData = (chunk: Buffer): void => {
+      for (const byte of chunk) {
+        if (byte === 0x0d || byte === 0x0a) return done(null);
+        if (byte === 0x03) return done(new AkcError('INVALID_ARGUMENT', 'cancelled'));
+        if (byte === 0x04 && len === 0) return done(new AkcError('INVALID_ARGUMENT', 'cancelled'));
+        if (byte === 0x7f || byte === 0x08) {
+          // Backspace: drop the last UTF-8 character.
+          while (len > 0 && (buf[len - 1]! & 0xc0) === 0x80) len--;
+          if (len > 0) len--;
+          continue;
+        }
+        if (byte < 0x20) continue;
+        if (len === buf.length) {
+          const bigger = Buffer.alloc(buf.length * 2);
+          buf.copy(bigger);
+          buf.fill(0);
+          buf = bigger;
+        }
+        buf[len++] = byte;
+      }
+      chunk.fill(0);
+    };
+    stdin.on('data', onData);
+  });
+}
+
+export function printError(io: Io, err: unknown): void {
+  if (err instanceof AkcError) {
+    io.stderr.write(`akc: error: ${oneLine(err.message)}\n`);
+    if (err.hint) io.stderr.write(`akc: hint: ${oneLine(err.hint)}\n`);
+    return;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  io.stderr.write(`akc: error: ${oneLine(message)}\n`);
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ');
+}
+
+export function writeJson(io: Io, value: unknown): void {
+  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** Renders rows as aligned columns. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function formatTime(ms: number | null | undefined): string {
+  if (!ms) return '-';
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
+}

@@ -1,0 +1,115 @@
+/** Every `akc` command: its words, flags, help text, and a lazy loader for its code. */
+import type { FlagSpecs } from './args.js';
+import type { CommandContext } from './context.js';
+
+export interface Command {
+  path: string[];
+  summary: string;
+  usage: string;
+  /** Extra lines for --help. */
+  details?: string;
+  flags: FlagSpecs;
+  run(ctx: CommandContext): Promise<number | void>;
+}
+
+const secret = () => import('./commands/secret.js');
+const vault = () => import('./commands/vault.js');
+
+export const COMMANDS: Command[] = [
+  {
+    path: ['init'],
+    summary: 'create a new vault protected by a master password',
+    usage: 'akc init [--no-keychain] [--password-stdin]',
+    details:
+      'Keychain unlock (default on) stores a random unlock key in the OS keychain so the\n' +
+      'host and read-only commands open without a password. Changes always need the password.',
+    flags: { 'no-keychain': {} },
+    run: async (ctx) => (await vault()).init(ctx),
+  },
+  {
+    path: ['passwd'],
+    summary: 'change the master password (rewraps the vault key only)',
+    usage: 'akc passwd [--password-stdin]',
+    details: 'With --password-stdin, line 1 is the current password and line 2 the new one.',
+    flags: {},
+    run: async (ctx) => (await vault()).passwd(ctx),
+  },
+  {
+    path: ['status'],
+    summary: 'show the vault, data dir, socket and host state',
+    usage: 'akc status [--json]',
+    flags: {},
+    run: async (ctx) => (await vault()).status(ctx),
+  },
+  {
+    path: ['keychain', 'enable'],
+    summary: 'store a fresh unlock key in the OS keychain',
+    usage: 'akc keychain enable [--password-stdin]',
+    flags: {},
+    run: async (ctx) => (await vault()).keychain(ctx, true),
+  },
+  {
+    path: ['keychain', 'disable'],
+    summary: 'remove the OS keychain unlock key; the password is needed every time',
+    usage: 'akc keychain disable [--password-stdin]',
+    flags: {},
+    run: async (ctx) => (await vault()).keychain(ctx, false),
+  },
+  {
+    path: ['secret', 'set'],
+    summary: 'store a value (adds a version) and metadata',
+    usage: 'akc secret set NAME [--type T] [--description D] [--owner O] [--tag T]… [--value-stdin] [--password-stdin]',
+    details:
+      'The value comes from a no-echo prompt or --value-stdin, never from the command line.\n' +
+      'With --password-stdin and --value-stdin, line 1 of stdin is the password and the rest the value.\n' +
+      'Types: api_key token oauth password db_credential webhook_secret ssh_key generic.',
+    flags: {
+      type: { value: true },
+      description: { value: true },
+      owner: { value: true },
+      tag: { value: true, repeat: true },
+      'value-stdin': {},
+    },
+    run: async (ctx) => (await secret()).set(ctx),
+  },
+  {
+    path: ['secret', 'list'],
+    summary: 'list secrets (metadata only)',
+    usage: 'akc secret list [--json]',
+    flags: {},
+    run: async (ctx) => (await secret()).list(ctx),
+  },
+  {
+    path: ['secret', 'show'],
+    summary: 'show one secret’s metadata and versions (never the value)',
+    usage: 'akc secret show NAME [--json]',
+    flags: {},
+    run: async (ctx) => (await secret()).show(ctx),
+  },
+  {
+    path: ['secret', 'rm'],
+    summary: 'delete a secret and all its versions',
+    usage: 'akc secret rm NAME [--password-stdin]',
+    flags: {},
+    run: async (ctx) => (await secret()).rm(ctx),
+  },
+];
+
+/** Finds the longest command path that prefixes argv (flags may come anywhere after it). */
+export function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | null {
+  let best: Command | null = null;
+  for (const c of COMMANDS) {
+    if (c.path.every((w, i) => argv[i] === w) && (!best || c.path.length > best.path.length)) best = c;
+  }
+  return best ? { command: best, rest: argv.slice(best.path.length) } : null;
+}
+
+export function helpFor(c: Command): string {
+  return `${c.summary}\n\nusage: ${c.usage}\n${c.details ? '\n' + c.details + '\n' : ''}\nEvery command accepts --help, --json (where it prints data) and --password-stdin.\n`;
+}
+
+export function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));
+  const lines = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
+  return `akc — Agent Keychain, a keychain for AI agents\n\nusage: akc COMMAND [options]\n\ncommands:\n${lines.join('\n')}\n\nRun \`akc COMMAND --help\` for details. AKC_HOME picks the data dir, AKC_SOCKET the agent socket.\n`;
+}

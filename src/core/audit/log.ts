@@ -1,0 +1,234 @@
+/**
+ * The tamper-evident activity log (DESIGN §7): append, checkpoint, query, verify.
+ *
+ * Several processes may append to one vault.db (the host and offline admin commands),
+ * so the chain head is always read inside the writing transaction, never cached.
+ */
+import type { Database, Statement } from 'better-sqlite3';
+import { constantTimeEqual } from '../crypto/keys.js';
+import { hmac } from '../crypto/vault-keys.js';
+import { checkpointMessage, entryHash, GENESIS_HASH, HASH_BYTES, type AuditEntry, type AuditFields, type AuditRow } from './chain.js';
+
+/** Keep every Nth checkpoint forever; the head checkpoint is replaced as the log grows. */
+const CHECKPOINT_EVERY = 1024;
+const MAX_TEXT = 2000;
+
+export interface AuditQuery {
+  agent?: string;
+  secret?: string;
+  event?: string;
+  decision?: string;
+  sinceTs?: number;
+  untilTs?: number;
+  afterSeq?: number;
+  beforeSeq?: number;
+  text?: string;
+  limit?: number;
+  order?: 'asc' | 'desc';
+}
+
+export type VerifyResult =
+  | { ok: true; entries: number; checkpointsVerified: number; macChecked: boolean }
+  | { ok: false; entries: number; firstBadSeq: number; problem: string; macChecked: boolean };
+
+export class AuditLog {
+  private readonly insert: Statement;
+  private readonly head: Statement;
+
+  constructor(private readonly db: Database) {
+    this.insert = db.prepare(
+      `INSERT INTO audit (seq, ts, event, agent, pid, exe, secret, version, decision, purpose, reason, detail, prev_hash, hash)
+       VALUES (@seq, @ts, @event, @agent, @pid, @exe, @secret, @version, @decision, @purpose, @reason, @detail, @prev_hash, @hash)`,
+    );
+    this.head = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
+  }
+
+  /**
+   * Appends entries. Must run inside a write transaction the caller owns (so the entry
+   * commits atomically with the change it records). With `macKey`, the new head is
+   * checkpointed.
+   */
+  appendInTransaction(entries: readonly AuditFields[], ts: number, macKey: Buffer | null): AuditEntry[] {
+    if (!this.db.inTransaction) throw new Error('audit append outside a transaction');
+    const last = this.head.get() as { seq: number; hash: Buffer } | undefined;
+    let seq = last?.seq ?? 0;
+    let prev: Buffer = last?.hash ?? GENESIS_HASH;
+    const out: AuditEntry[] = [];
+    for (const fields of entries) {
+      seq += 1;
+      const row = toRow(seq, ts, fields);
+      const hash = entryHash(prev, row);
+      this.insert.run({ ...row, prev_hash: prev, hash });
+      out.push(fromRow({ ...row, prev_hash: prev, hash }));
+      prev = hash;
+    }
+    if (macKey && out.length > 0) this.checkpoint(seq, prev, ts, macKey);
+    return out;
+  }
+
+  /** Appends in its own transaction. */
+  append(fields: AuditFields, ts: number, macKey: Buffer | null): AuditEntry {
+    return this.db.transaction(() => this.appendInTransaction([fields], ts, macKey)[0]!).immediate();
+  }
+
+  /** Checkpoints the current head (e.g. right after unlock). */
+  checkpointHead(ts: number, macKey: Buffer): void {
+    this.db
+      .transaction(() => {
+        const last = this.head.get() as { seq: number; hash: Buffer } | undefined;
+        if (last) this.checkpoint(last.seq, last.hash, ts, macKey);
+      })
+      .immediate();
+  }
+
+  private checkpoint(seq: number, hash: Buffer, ts: number, macKey: Buffer): void {
+    const mac = hmac(macKey, checkpointMessage(seq, hash));
+    this.db.prepare('INSERT OR REPLACE INTO audit_checkpoints (seq, hash, mac, ts) VALUES (?, ?, ?, ?)').run(seq, hash, mac, ts);
+    // Drop superseded head checkpoints, keeping the periodic ones.
+    this.db.prepare('DELETE FROM audit_checkpoints WHERE seq < ? AND seq % ? != 0').run(seq, CHECKPOINT_EVERY);
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM audit').get() as { n: number }).n;
+  }
+
+  headSeq(): number {
+    return (this.head.get() as { seq: number } | undefined)?.seq ?? 0;
+  }
+
+  query(q: AuditQuery = {}): AuditEntry[] {
+    const where: string[] = [];
+    const args: Record<string, unknown> = {};
+    const eq = (col: string, v: unknown): void => {
+      if (v !== undefined) {
+        where.push(`${col} = @${col}`);
+        args[col] = v;
+      }
+    };
+    eq('agent', q.agent);
+    eq('secret', q.secret);
+    eq('event', q.event);
+    eq('decision', q.decision);
+    const range = (cond: string, key: string, v: number | undefined): void => {
+      if (v !== undefined) {
+        where.push(cond);
+        args[key] = v;
+      }
+    };
+    range('ts >= @sinceTs', 'sinceTs', q.sinceTs);
+    range('ts <= @untilTs', 'untilTs', q.untilTs);
+    range('seq > @afterSeq', 'afterSeq', q.afterSeq);
+    range('seq < @beforeSeq', 'beforeSeq', q.beforeSeq);
+    if (q.text) {
+      where.push(
+        "(instr(lower(coalesce(agent,'') || ' ' || event || ' ' || coalesce(secret,'') || ' ' || coalesce(exe,'') || ' ' || coalesce(purpose,'') || ' ' || coalesce(reason,'') || ' ' || coalesce(decision,'')), lower(@text)) > 0)",
+      );
+      args.text = q.text;
+    }
+    const order = q.order === 'desc' ? 'DESC' : 'ASC';
+    const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
+    const sql = `SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq ${order} LIMIT ${limit}`;
+    return (this.db.prepare(sql).all(args) as AuditRow[]).map(fromRow);
+  }
+
+  /**
+   * Walks the whole chain. Reports the first entry that was altered, inserted, deleted or
+   * reordered; with `macKey`, also checks every checkpoint, which catches a chain that was
+   * rewritten consistently from some entry on (only the vault key can make a valid MAC).
+   */
+  verify(macKey: Buffer | null): VerifyResult {
+    const checkpoints = this.db.prepare('SELECT seq, hash, mac FROM audit_checkpoints ORDER BY seq').all() as {
+      seq: number;
+      hash: Buffer;
+      mac: Buffer;
+    }[];
+    const cpBySeq = new Map(checkpoints.map((c) => [c.seq, c]));
+    let expectedSeq = 1;
+    let prev: Buffer = GENESIS_HASH;
+    let entries = 0;
+    let checkpointsVerified = 0;
+    const macChecked = macKey !== null;
+    const fail = (firstBadSeq: number, problem: string): VerifyResult => ({ ok: false, entries, firstBadSeq, problem, macChecked });
+
+    for (const row of this.db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as IterableIterator<AuditRow>) {
+      if (row.seq !== expectedSeq) {
+        return fail(expectedSeq, row.seq > expectedSeq ? `entry ${expectedSeq} is missing (deleted)` : `entry ${row.seq} is out of order`);
+      }
+      if (!Buffer.isBuffer(row.prev_hash) || row.prev_hash.length !== HASH_BYTES || !constantTimeEqual(row.prev_hash, prev)) {
+        return fail(row.seq, `entry ${row.seq} does not follow entry ${row.seq - 1} (inserted, reordered or its predecessor was deleted)`);
+      }
+      const computed = entryHash(prev, row);
+      if (!Buffer.isBuffer(row.hash) || row.hash.length !== HASH_BYTES || !constantTimeEqual(row.hash, computed)) {
+        return fail(row.seq, `entry ${row.seq} was altered (its content does not match its hash)`);
+      }
+      const cp = cpBySeq.get(row.seq);
+      if (cp && macKey) {
+        if (!constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac)) {
+          return fail(row.seq, `checkpoint at entry ${row.seq} has an invalid MAC (forged or altered)`);
+        }
+        if (!constantTimeEqual(cp.hash, computed)) {
+          return fail(row.seq, `the chain was rewritten: entries up to ${row.seq} do not match the signed checkpoint`);
+        }
+        checkpointsVerified += 1;
+      }
+      prev = computed;
+      entries += 1;
+      expectedSeq += 1;
+    }
+    const beyond = checkpoints.find((c) => c.seq >= expectedSeq);
+    if (beyond) {
+      if (!macKey || constantTimeEqual(hmac(macKey, checkpointMessage(beyond.seq, beyond.hash)), beyond.mac)) {
+        return fail(expectedSeq, `entries ${expectedSeq}…${beyond.seq} are missing (the log was truncated)`);
+      }
+      return fail(beyond.seq, `checkpoint at entry ${beyond.seq} has an invalid MAC (forged or altered)`);
+    }
+    return { ok: true, entries, checkpointsVerified, macChecked };
+  }
+}
+
+function clip(s: string | null | undefined): string | null {
+  if (s === undefined || s === null) return null;
+  return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) + '…' : s;
+}
+
+function toRow(seq: number, ts: number, f: AuditFields): Omit<AuditRow, 'prev_hash' | 'hash'> {
+  return {
+    seq,
+    ts,
+    event: f.event,
+    agent: clip(f.agent),
+    pid: f.pid ?? null,
+    exe: clip(f.exe),
+    secret: clip(f.secret),
+    version: f.version ?? null,
+    decision: f.decision ?? null,
+    purpose: clip(f.purpose),
+    reason: clip(f.reason),
+    detail: f.detail ? JSON.stringify(f.detail) : null,
+  };
+}
+
+function fromRow(row: AuditRow): AuditEntry {
+  let detail: Record<string, unknown> | null = null;
+  if (row.detail) {
+    try {
+      detail = JSON.parse(row.detail) as Record<string, unknown>;
+    } catch {
+      detail = { unparsable: true };
+    }
+  }
+  return {
+    seq: row.seq,
+    ts: row.ts,
+    event: row.event,
+    agent: row.agent,
+    pid: row.pid,
+    exe: row.exe,
+    secret: row.secret,
+    version: row.version,
+    decision: row.decision,
+    purpose: row.purpose,
+    reason: row.reason,
+    detail,
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Schema migrations, applied in order by `PRAGMA user_version`. Never edit a shipped
+ * migration: add a new one. Each migration has its own test (test/core/migrations.test.ts).
+ */
+import type { Database } from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Database): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'vault, secrets with versions, agents, grants, leases, audit log, settings',
+    up(db) {
+      db.exec(`
+        CREATE TABLE vault (
+          singleton       INTEGER PRIMARY KEY CHECK (singleton = 1),
+          id              TEXT NOT NULL,
+          kdf             TEXT NOT NULL,
+          salt            BLOB NOT NULL,
+          wrapped_key_pw  BLOB NOT NULL,
+          wrapped_key_kc  BLOB,
+          created_at      INTEGER NOT NULL,
+          updated_at      INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE secrets (
+          id               TEXT PRIMARY KEY,
+          name             TEXT NOT NULL UNIQUE,
+          type             TEXT NOT NULL,
+          description      TEXT NOT NULL DEFAULT '',
+          owner            TEXT NOT NULL DEFAULT '',
+          tags             TEXT NOT NULL DEFAULT '[]',
+          current_version  INTEGER NOT NULL,
+          created_at       INTEGER NOT NULL,
+          updated_at       INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE secret_versions (
+          secret_id   TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+          version     INTEGER NOT NULL,
+          blob        BLOB NOT NULL,
+          state       TEXT NOT NULL CHECK (state IN ('current', 'previous', 'retired')),
+          created_at  INTEGER NOT NULL,
+          retire_at   INTEGER,
+          PRIMARY KEY (secret_id, version)
+        ) STRICT;
+
+        CREATE TABLE agents (
+          id            TEXT PRIMARY KEY,
+          name          TEXT NOT NULL UNIQUE,
+          exe_path      TEXT NOT NULL,
+          exe_sha256    TEXT,
+          arg_pattern   TEXT,
+          cwd_pattern   TEXT,
+          created_at    INTEGER NOT NULL,
+          revoked_at    INTEGER
+        ) STRICT;
+
+        CREATE TABLE grants (
+          id              TEXT PRIMARY KEY,
+          agent_id        TEXT REFERENCES agents(id) ON DELETE CASCADE,
+          fingerprint     TEXT,
+          exe_path        TEXT,
+          exe_sha256      TEXT,
+          secret_pattern  TEXT NOT NULL,
+          effect          TEXT NOT NULL CHECK (effect IN ('allow', 'deny')),
+          scope           TEXT NOT NULL CHECK (scope IN ('once', 'duration', 'until_lock', 'always')),
+          expires_at      INTEGER,
+          uses_left       INTEGER,
+          keep_on_rotate  INTEGER NOT NULL DEFAULT 0,
+          created_at      INTEGER NOT NULL,
+          created_by      TEXT NOT NULL,
+          revoked_at      INTEGER,
+          CHECK (agent_id IS NOT NULL OR fingerprint IS NOT NULL)
+        ) STRICT;
+        CREATE INDEX grants_agent ON grants(agent_id) WHERE revoked_at IS NULL;
+        CREATE INDEX grants_fingerprint ON grants(fingerprint) WHERE revoked_at IS NULL;
+
+        CREATE TABLE leases (
+          id           TEXT PRIMARY KEY,
+          agent_id     TEXT,
+          fingerprint  TEXT NOT NULL,
+          pid          INTEGER,
+          secret_id    TEXT NOT NULL,
+          secret_name  TEXT NOT NULL,
+          version      INTEGER NOT NULL,
+          issued_at    INTEGER NOT NULL,
+          expires_at   INTEGER NOT NULL,
+          revoked_at   INTEGER
+        ) STRICT;
+        CREATE INDEX leases_live ON leases(expires_at) WHERE revoked_at IS NULL;
+
+        CREATE TABLE audit (
+          seq        INTEGER PRIMARY KEY,
+          ts         INTEGER NOT NULL,
+          event      TEXT NOT NULL,
+          agent      TEXT,
+          pid        INTEGER,
+          exe        TEXT,
+          secret     TEXT,
+          version    INTEGER,
+          decision   TEXT,
+          purpose    TEXT,
+          reason     TEXT,
+          detail     TEXT,
+          prev_hash  BLOB NOT NULL,
+          hash       BLOB NOT NULL
+        ) STRICT;
+        CREATE INDEX audit_secret ON audit(secret, seq);
+        CREATE INDEX audit_agent ON audit(agent, seq);
+
+        CREATE TABLE audit_checkpoints (
+          seq   INTEGER PRIMARY KEY,
+          hash  BLOB NOT NULL,
+          mac   BLOB NOT NULL,
+          ts    INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE settings (
+          key    TEXT PRIMARY KEY,
+          value  TEXT NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,371 @@
+/**
+ * The vault: its states (uninitialized → locked → unlocked), the vault key (DEK) and
+ * the ways to unwrap it. Secrets, audit and policy are built on top of an unlocked vault.
+ *
+ * Locking zeroes every key buffer this object holds and drops derived state.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import { AkcError, isAkcError } from '../../shared/errors.js';
+import { AuditLog } from '../audit/log.js';
+import type { AuditFields } from '../audit/chain.js';
+import { newKey, wipe } from '../crypto/keys.js';
+import { checkKdfParams, deriveKek, kdfParamsForNewVault, SALT_BYTES, type KdfParams } from '../crypto/kdf.js';
+import { deriveSubkey, unwrapVaultKey, wrapVaultKey } from '../crypto/vault-keys.js';
+import { KEY_BYTES } from '../crypto/aead.js';
+import type { KeychainPort } from '../keychain/port.js';
+import { durableTransaction, openDatabase } from '../store/database.js';
+import { systemClock, type Clock } from '../clock.js';
+
+export type VaultState = 'uninitialized' | 'locked' | 'unlocked';
+
+interface VaultRow {
+  id: string;
+  kdf: string;
+  salt: Buffer;
+  wrapped_key_pw: Buffer;
+  wrapped_key_kc: Buffer | null;
+}
+
+export interface VaultOptions {
+  dataDir: string;
+  keychain: KeychainPort;
+  clock?: Clock;
+}
+
+export interface UnlockListener {
+  (state: VaultState): void;
+}
+
+export class Vault {
+  readonly dataDir: string;
+  readonly keychain: KeychainPort;
+  readonly clock: Clock;
+  private dbHandle: Database | null;
+  private dek: Buffer | null = null;
+  private auditMacKey: Buffer | null = null;
+  private auditLog: AuditLog | null = null;
+  private readonly listeners = new Set<UnlockListener>();
+
+  private constructor(opts: VaultOptions, db: Database | null) {
+    this.dataDir = opts.dataDir;
+    this.keychain = opts.keychain;
+    this.clock = opts.clock ?? systemClock;
+    this.dbHandle = db;
+  }
+
+  /** Opens the vault in `dataDir` without creating anything. */
+  static open(opts: VaultOptions): Vault {
+    return new Vault(opts, openDatabase(opts.dataDir, { create: false }));
+  }
+
+  get state(): VaultState {
+    if (!this.dbHandle || !this.row()) return 'uninitialized';
+    return this.dek ? 'unlocked' : 'locked';
+  }
+
+  get db(): Database {
+    if (!this.dbHandle) throw notInitialized();
+    return this.dbHandle;
+  }
+
+  get id(): string {
+    const row = this.row();
+    if (!row) throw notInitialized();
+    return row.id;
+  }
+
+  get audit(): AuditLog {
+    this.auditLog ??= new AuditLog(this.db);
+    return this.auditLog;
+  }
+
+  /** The audit MAC key while unlocked, else null. */
+  get auditKey(): Buffer | null {
+    return this.auditMacKey;
+  }
+
+  get keychainUnlockEnabled(): boolean {
+    return Boolean(this.row()?.wrapped_key_kc);
+  }
+
+  get kdfParams(): KdfParams {
+    const row = this.row();
+    if (!row) throw notInitialized();
+    return parseKdf(row.kdf);
+  }
+
+  onStateChange(listener: UnlockListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The vault key, for sealing and opening. Throws LOCKED. Do not keep the reference. */
+  requireKey(): Buffer {
+    if (!this.dek) throw new AkcError('LOCKED', 'the vault is locked', { hint: 'unlock it first (`akc unlock`)' });
+    return this.dek;
+  }
+
+  /**
+   * Creates a new vault. Leaves it unlocked. With `keychain`, a random unlock key is
+   * stored in the OS keychain and the vault key is also wrapped under it.
+   */
+  async init(password: Buffer, opts: { keychain: boolean; kdf?: KdfParams }): Promise<void> {
+    if (this.dbHandle && this.row()) {
+      throw new AkcError('ALREADY_INITIALIZED', `a vault already exists in ${this.dataDir}`, {
+        hint: 'use `akc passwd` to change its password, or set AKC_HOME to create another vault elsewhere',
+      });
+    }
+    checkPasswordShape(password);
+    const kdf = opts.kdf ?? kdfParamsForNewVault();
+    const id = randomUUID();
+    const salt = randomBytes(SALT_BYTES);
+    const dek = newKey();
+    const kek = await deriveKek(password, salt, kdf);
+    let unlockKey: Buffer | null = null;
+    try {
+      const wrappedPw = wrapVaultKey(kek, dek, id, 'password');
+      let wrappedKc: Buffer | null = null;
+      if (opts.keychain) {
+        unlockKey = newKey();
+        wrappedKc = wrapVaultKey(unlockKey, dek, id, 'keychain');
+        // Store the keychain entry before the vault row: a failure here leaves nothing behind.
+        await this.keychain.set(id, unlockKey.toString('base64'));
+      }
+      this.dbHandle ??= openDatabase(this.dataDir, { create: true });
+      const now = this.clock.now();
+      durableTransaction(this.db, () => {
+        this.db
+          .prepare(
+            'INSERT INTO vault (singleton, id, kdf, salt, wrapped_key_pw, wrapped_key_kc, created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(id, JSON.stringify(kdf), salt, wrappedPw, wrappedKc, now, now);
+      });
+      this.setUnlocked(dek);
+      this.appendAudit({ event: 'vault.init', reason: opts.keychain ? 'keychain unlock on' : 'keychain unlock off' });
+    } catch (err) {
+      wipe(dek);
+      throw err;
+    } finally {
+      wipe(kek);
+      wipe(unlockKey);
+    }
+  }
+
+  async unlockWithPassword(password: Buffer): Promise<void> {
+    const row = this.requireRow();
+    const kdf = parseKdf(row.kdf);
+    const kek = await deriveKek(password, row.salt, kdf);
+    try {
+      const dek = unwrapOrWrongPassword(() => unwrapVaultKey(kek, row.wrapped_key_pw, row.id, 'password'));
+      this.setUnlocked(dek);
+    } catch (err) {
+      if (isAkcError(err, 'WRONG_PASSWORD')) this.appendAudit({ event: 'vault.unlock', decision: 'failed', reason: 'wrong password' });
+      throw err;
+    } finally {
+      wipe(kek);
+    }
+  }
+
+  /** Unlocks with the unlock key from the OS keychain. Throws KEYCHAIN_UNAVAILABLE or LOCKED with a hint. */
+  async unlockWithKeychain(): Promise<void> {
+    const row = this.requireRow();
+    if (!row.wrapped_key_kc) {
+      throw new AkcError('LOCKED', 'keychain unlock is off for this vault', { hint: 'enter the master password' });
+    }
+    const stored = await this.keychain.get(row.id);
+    if (stored === null) {
+      throw new AkcError('KEYCHAIN_UNAVAILABLE', `the ${this.keychain.description} has no unlock key for this vault`, {
+        hint: 'the keychain entry was deleted; unlock with the master password, then `akc keychain enable` to store a new one',
+      });
+    }
+    const unlockKey = Buffer.from(stored, 'base64');
+    try {
+      if (unlockKey.length !== KEY_BYTES) {
+        throw new AkcError('KEYCHAIN_UNAVAILABLE', 'the keychain entry for this vault is malformed', {
+          hint: 'unlock with the master password, then `akc keychain enable`',
+        });
+      }
+      let dek: Buffer;
+      try {
+        dek = unwrapVaultKey(unlockKey, row.wrapped_key_kc, row.id, 'keychain');
+      } catch (cause) {
+        throw new AkcError('KEYCHAIN_UNAVAILABLE', 'the keychain entry does not open this vault', {
+          cause,
+          hint: 'unlock with the master password, then `akc keychain enable` to store a fresh unlock key',
+        });
+      }
+      this.setUnlocked(dek);
+    } finally {
+      wipe(unlockKey);
+    }
+  }
+
+  lock(): void {
+    if (!this.dek) return;
+    this.appendAudit({ event: 'vault.lock' });
+    wipe(this.dek);
+    wipe(this.auditMacKey);
+    this.dek = null;
+    this.auditMacKey = null;
+    this.emit();
+  }
+
+  /** Checks the master password without changing state. Throws WRONG_PASSWORD. */
+  async verifyPassword(password: Buffer): Promise<void> {
+    const row = this.requireRow();
+    const kek = await deriveKek(password, row.salt, parseKdf(row.kdf));
+    try {
+      wipe(unwrapOrWrongPassword(() => unwrapVaultKey(kek, row.wrapped_key_pw, row.id, 'password')));
+    } finally {
+      wipe(kek);
+    }
+  }
+
+  /** Changing the password rewraps the vault key only; no secret is re-encrypted. */
+  async changePassword(oldPassword: Buffer, newPassword: Buffer): Promise<void> {
+    checkPasswordShape(newPassword);
+    const row = this.requireRow();
+    const kdf = parseKdf(row.kdf);
+    const oldKek = await deriveKek(oldPassword, row.salt, kdf);
+    let dek: Buffer;
+    try {
+      dek = unwrapOrWrongPassword(() => unwrapVaultKey(oldKek, row.wrapped_key_pw, row.id, 'password'));
+    } finally {
+      wipe(oldKek);
+    }
+    const salt = randomBytes(SALT_BYTES);
+    const newKek = await deriveKek(newPassword, salt, kdf);
+    try {
+      const wrapped = wrapVaultKey(newKek, dek, row.id, 'password');
+      const now = this.clock.now();
+      durableTransaction(this.db, () => {
+        this.db.prepare('UPDATE vault SET salt = ?, wrapped_key_pw = ?, updated_at = ? WHERE singleton = 1').run(salt, wrapped, now);
+        this.auditInTransaction([{ event: 'vault.passwd' }]);
+      });
+    } finally {
+      wipe(newKek);
+      wipe(dek);
+    }
+  }
+
+  /** Turns keychain unlock on or off. Needs the master password either way. */
+  async setKeychainUnlock(enabled: boolean, password: Buffer): Promise<void> {
+    const row = this.requireRow();
+    const kek = await deriveKek(password, row.salt, parseKdf(row.kdf));
+    let dek: Buffer;
+    try {
+      dek = unwrapOrWrongPassword(() => unwrapVaultKey(kek, row.wrapped_key_pw, row.id, 'password'));
+    } finally {
+      wipe(kek);
+    }
+    const unlockKey = enabled ? newKey() : null;
+    try {
+      let wrapped: Buffer | null = null;
+      if (unlockKey) {
+        wrapped = wrapVaultKey(unlockKey, dek, row.id, 'keychain');
+        await this.keychain.set(row.id, unlockKey.toString('base64'));
+      }
+      durableTransaction(this.db, () => {
+        this.db.prepare('UPDATE vault SET wrapped_key_kc = ?, updated_at = ? WHERE singleton = 1').run(wrapped, this.clock.now());
+        this.auditInTransaction([{ event: enabled ? 'vault.keychain.enable' : 'vault.keychain.disable' }]);
+      });
+      if (!enabled) {
+        try {
+          await this.keychain.delete(row.id);
+        } catch {
+          // The wrapped copy is gone from the vault, so a leftover entry opens nothing.
+        }
+      }
+    } finally {
+      wipe(dek);
+      wipe(unlockKey);
+    }
+  }
+
+  /** Appends audit entries in the caller's write transaction. */
+  auditInTransaction(entries: readonly AuditFields[]): void {
+    this.audit.appendInTransaction(entries, this.clock.now(), this.auditMacKey);
+  }
+
+  /** Appends one audit entry in its own transaction. */
+  appendAudit(fields: AuditFields): void {
+    this.audit.append(fields, this.clock.now(), this.auditMacKey);
+  }
+
+  close(): void {
+    this.lockSilently();
+    this.dbHandle?.close();
+    this.dbHandle = null;
+    this.auditLog = null;
+  }
+
+  private lockSilently(): void {
+    wipe(this.dek);
+    wipe(this.auditMacKey);
+    this.dek = null;
+    this.auditMacKey = null;
+  }
+
+  private setUnlocked(dek: Buffer): void {
+    this.lockSilently();
+    this.dek = dek;
+    const row = this.requireRow();
+    this.auditMacKey = deriveSubkey(dek, row.id, 'audit-mac');
+    this.audit.checkpointHead(this.clock.now(), this.auditMacKey);
+    this.emit();
+  }
+
+  private emit(): void {
+    const state = this.state;
+    for (const l of this.listeners) l(state);
+  }
+
+  private row(): VaultRow | undefined {
+    if (!this.dbHandle) return undefined;
+    return this.dbHandle.prepare('SELECT id, kdf, salt, wrapped_key_pw, wrapped_key_kc FROM vault WHERE singleton = 1').get() as
+      VaultRow | undefined;
+  }
+
+  private requireRow(): VaultRow {
+    const row = this.row();
+    if (!row) throw notInitialized();
+    return row;
+  }
+}
+
+function notInitialized(): AkcError {
+  return new AkcError('NOT_INITIALIZED', 'no vault has been created yet', { hint: 'run `akc init` to create one' });
+}
+
+function parseKdf(text: string): KdfParams {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new AkcError('CORRUPT', 'vault kdf parameters are not valid JSON', { cause });
+  }
+  return checkKdfParams(parsed);
+}
+
+/** GCM authentication failure of the password slot means the password was wrong. */
+function unwrapOrWrongPassword(fn: () => Buffer): Buffer {
+  try {
+    return fn();
+  } catch (cause) {
+    if (isAkcError(cause, 'CORRUPT') && cause.message === 'authentication failed') {
+      throw new AkcError('WRONG_PASSWORD', 'wrong master password', { cause });
+    }
+    throw cause;
+  }
+}
+
+const MIN_PASSWORD_CHARS = 8;
+function checkPasswordShape(password: Buffer): void {
+  // Count UTF-8 code points without decoding the password into an immutable JS string.
+  let chars = 0;
+  for (const byte of password) if ((byte & 0xc0) !== 0x80) chars += 1;
+  if (chars < MIN_PASSWORD_CHARS) {
+    throw new AkcError('INVALID_ARGUMENT', `the master password must have at least ${MIN_PASSWORD_CHARS} characters`);
+  }
+}
