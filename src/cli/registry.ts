@@ -1,6 +1,8 @@
 /** Every `akc` command: its words, flags, help text, and a lazy loader for its code. */
 import type { FlagSpecs } from './args.js';
 import type { CommandContext } from './context.js';
+import { ADMIN_COMMANDS } from './registry-admin.js';
+import { HOST_COMMANDS } from './registry-host.js';
 
 export interface Command {
   path: string[];
@@ -93,6 +95,8 @@ export const COMMANDS: Command[] = [
     flags: {},
     run: async (ctx) => (await secret()).rm(ctx),
   },
+  ...HOST_COMMANDS,
+  ...ADMIN_COMMANDS,
 ];
 
 /** Finds the longest command path that prefixes argv (flags may come anywhere after it). */

@@ -33,7 +33,7 @@ export type {
   VaultState,
 } from '../shared/protocol.js';
 
-export const SDK_CLIENT: ClientInfo = { name: 'agent-keychain-sdk', version: '0.1.0' };
+export const SDK_CLIENT: Readonly<ClientInfo> = Object.freeze({ name: 'agent-keychain-sdk', version: '0.1.0' });
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 
 export interface ConnectOptions {
@@ -91,11 +91,16 @@ export async function connect(opts: ConnectOptions = {}): Promise<KeychainClient
   }
 }
 
-/** os.userInfo() throws when the uid has no passwd entry (some containers). */
+/**
+ * Same order as the hosts (src/core/paths.ts), so both name the same Windows pipe:
+ * USER, then USERNAME, then the passwd entry (os.userInfo() throws without one).
+ */
 function currentUsername(env: NodeJS.ProcessEnv): string {
+  const fromEnv = env.USER || env.USERNAME;
+  if (fromEnv) return fromEnv;
   try {
     return os.userInfo().username;
   } catch {
-    return env.USERNAME ?? env.USER ?? 'user';
+    return 'user';
   }
 }

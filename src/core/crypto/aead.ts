@@ -19,8 +19,22 @@ const HEADER_BYTES = 1 + NONCE_BYTES;
 export const MIN_BLOB_BYTES = HEADER_BYTES + TAG_BYTES;
 
 export function seal(key: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
+  return sealWithNonce(key, randomBytes(NONCE_BYTES), plaintext, aad);
+}
+
+/**
+ * DANGEROUS, test vectors only: seals with a caller-chosen nonce so the storage format can
+ * be pinned by golden vectors (test/fixtures/storage-v1). Reusing a nonce under one key
+ * breaks AES-GCM completely (it leaks the XOR of plaintexts and the authentication key).
+ * Product code must always call `seal`; a test checks that nothing in src/ calls this.
+ */
+export function DANGEROUS_sealWithNonceForTestVectors(key: Buffer, nonce: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
+  if (nonce.length !== NONCE_BYTES) throw new AkcError('INTERNAL', 'nonce has the wrong length');
+  return sealWithNonce(key, nonce, plaintext, aad);
+}
+
+function sealWithNonce(key: Buffer, nonce: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
   assertKey(key);
-  const nonce = randomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);

@@ -1,0 +1,54 @@
+/** Approval requests and decisions, and the Approver port (popup, TTY, or logging only). */
+import type { Requester } from '../policy/requester.js';
+
+export type ApprovalScope = 'once' | '15m' | '1h' | 'until_lock' | 'always';
+export const APPROVAL_SCOPES: readonly ApprovalScope[] = ['once', '15m', '1h', 'until_lock', 'always'];
+
+export interface ApprovalSubject {
+  requester: Requester;
+  /** The secrets asked for (one for `secret.get`; several for `akc run`). */
+  secrets: string[];
+  /** What the agent says it needs it for: *claimed*, never verified. */
+  purpose: string | null;
+  /** For the brokering proxy: method, host and path. */
+  http?: { method: string; host: string; path: string } | null;
+}
+
+export interface PendingApproval extends ApprovalSubject {
+  id: string;
+  createdAt: number;
+  expiresAt: number;
+  /** Identical concurrent requests collapsed into this one. */
+  count: number;
+  /** known: approved before with this hash; new: first time; changed: same program, different hash. */
+  badge: 'known' | 'new' | 'changed';
+  /** The vault was locked: allowing also needs an unlock. */
+  needsUnlock: boolean;
+  /** A grant already covers it; only the unlock is missing. */
+  coveredByGrant: boolean;
+}
+
+export interface ApprovalDecision {
+  allow: boolean;
+  scope: ApprovalScope;
+  /** Deny and add a deny-always grant for this requester. */
+  block: boolean;
+  /** Who decided: 'tty', 'cli', 'ui'. */
+  by: string;
+}
+
+export type ApprovalOutcome =
+  | { kind: 'decided'; decision: ApprovalDecision }
+  | { kind: 'timeout' }
+  | { kind: 'cancelled'; reason: string };
+
+/** A host's way to show pending approvals to a human. */
+export interface Approver {
+  /** A new request is pending, or a pending one changed (count). */
+  show(pending: PendingApproval, queue: readonly PendingApproval[]): void;
+  /** A pending request ended (decided, timed out, cancelled). */
+  ended(id: string, outcome: ApprovalOutcome, queue: readonly PendingApproval[]): void;
+}
+
+/** An approver that shows nothing (requests wait for `akc approve` or the timeout). */
+export const silentApprover: Approver = { show() {}, ended() {} };

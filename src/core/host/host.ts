@@ -1,0 +1,385 @@
+/**
+ * The host: one vault served to agents. Composes the vault, secrets, policy (agents,
+ * grants, leases), the approval broker, the audit log and the socket server. The
+ * headless daemon and the Electron main both run this unchanged; they differ only in
+ * the Approver they plug in.
+ */
+import { EventEmitter } from 'node:events';
+import { AkcError, isAkcError } from '../../shared/errors.js';
+import type { AuditEntry, AuditFields } from '../audit/chain.js';
+import { ApprovalBroker } from '../approvals/broker.js';
+import type { ApprovalDecision, ApprovalOutcome, ApprovalScope, Approver, PendingApproval } from '../approvals/types.js';
+import { silentApprover } from '../approvals/types.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { PeerIdentity } from '../identity/index.js';
+import type { KeychainPort } from '../keychain/port.js';
+import { AgentRegistry } from '../policy/agents.js';
+import { GrantStore, type Grant, type GrantInput } from '../policy/grants.js';
+import { DEFAULT_LEASE_MS, LeaseStore, newLeaseId, type Lease } from '../policy/leases.js';
+import { agentFingerprint, programFingerprint, programLabel, type Requester } from '../policy/requester.js';
+import { SecretStore, type SecretMeta } from '../vault/secrets.js';
+import { Vault, type VaultState } from '../vault/vault.js';
+import { DeliveryWriter } from './delivery-writer.js';
+import { durableTransaction } from '../store/database.js';
+
+export const HOST_VERSION = '0.1.0';
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 60_000;
+
+export interface HostOptions {
+  dataDir: string;
+  keychain: KeychainPort;
+  approver?: Approver;
+  clock?: Clock;
+  approvalTimeoutMs?: number;
+}
+
+/** One agent connection's view: what the kernel said, and the agent hint from `hello`. */
+export interface Session {
+  identity: PeerIdentity;
+  agentHint?: string;
+}
+
+export interface DeliveredSecret {
+  name: string;
+  version: number;
+  type: SecretMeta['type'];
+  /** Plaintext; the caller zeroes it after sending. */
+  value: Buffer;
+  lease: { id: string; expiresAt: number };
+}
+
+export interface HostEvents {
+  state: [VaultState];
+  approvals: [PendingApproval[]];
+  audit: [AuditEntry[]];
+}
+
+const SCOPE_MS: Partial<Record<ApprovalScope, number>> = { '15m': 15 * 60_000, '1h': 60 * 60_000 };
+
+export class Host extends EventEmitter<HostEvents> {
+  readonly vault: Vault;
+  readonly secrets: SecretStore;
+  readonly agents: AgentRegistry;
+  readonly grants: GrantStore;
+  readonly leases: LeaseStore;
+  readonly broker: ApprovalBroker;
+  readonly clock: Clock;
+  private readonly writer: DeliveryWriter;
+
+  private constructor(vault: Vault, opts: HostOptions) {
+    super();
+    this.vault = vault;
+    this.clock = opts.clock ?? systemClock;
+    this.secrets = new SecretStore(vault);
+    this.agents = new AgentRegistry(vault.db);
+    this.grants = new GrantStore(vault.db);
+    this.leases = new LeaseStore(vault.db);
+    this.broker = new ApprovalBroker({
+      clock: this.clock,
+      approver: opts.approver ?? silentApprover,
+      timeoutMs: opts.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS,
+    });
+    this.writer = new DeliveryWriter(
+      vault.db,
+      vault.audit,
+      this.leases,
+      () => this.clock.now(),
+      () => vault.auditKey,
+      (entries) => this.emit('audit', entries),
+    );
+    vault.onStateChange((state) => this.emit('state', state));
+  }
+
+  /** Opens the vault in `dataDir` (locked). NOT_INITIALIZED when there is none. */
+  static open(opts: HostOptions): Host {
+    const vault = Vault.open({ dataDir: opts.dataDir, keychain: opts.keychain, ...(opts.clock ? { clock: opts.clock } : {}) });
+    if (vault.state === 'uninitialized') {
+      vault.close();
+      throw new AkcError('NOT_INITIALIZED', `no vault in ${opts.dataDir}`, { hint: 'run `akc init` first' });
+    }
+    return new Host(vault, opts);
+  }
+
+  get state(): VaultState {
+    return this.vault.state;
+  }
+
+  setApprover(approver: Approver): void {
+    const wrapped: Approver = {
+      show: (p, q) => {
+        approver.show(p, q);
+        this.emit('approvals', q.slice());
+      },
+      ended: (id, o, q) => {
+        approver.ended(id, o, q);
+        this.emit('approvals', q.slice());
+      },
+    };
+    this.broker.setApprover(wrapped);
+  }
+
+  // ---------------------------------------------------------------- lock state
+
+  async unlockWithPassword(password: Buffer, by = 'host'): Promise<void> {
+    if (this.vault.state === 'unlocked') return;
+    await this.vault.unlockWithPassword(password);
+    this.record({ event: 'vault.unlock', decision: 'ok', reason: `password (${by})` });
+  }
+
+  async unlockWithKeychain(by = 'host'): Promise<void> {
+    if (this.vault.state === 'unlocked') return;
+    await this.vault.unlockWithKeychain();
+    this.record({ event: 'vault.unlock', decision: 'ok', reason: `keychain (${by})` });
+  }
+
+  /** Locks: zeroes keys and ends until-lock grants. */
+  lock(by = 'host'): void {
+    if (this.vault.state !== 'unlocked') return;
+    const ended = this.grants.revokeUntilLock(this.clock.now());
+    this.vault.lock();
+    this.record({ event: 'vault.lock', reason: by, detail: ended ? { untilLockGrantsEnded: ended } : null });
+  }
+
+  // ---------------------------------------------------------------- agent methods
+
+  async requesterFor(session: Session): Promise<Requester> {
+    const identity = session.identity;
+    const agent = await this.agents.match(identity, session.agentHint);
+    return {
+      identity,
+      agent: agent ? { id: agent.id, name: agent.name } : null,
+      fingerprint: agent ? agentFingerprint(agent.id) : programFingerprint(identity),
+      label: agent ? agent.name : programLabel(identity),
+    };
+  }
+
+  pendingCount(): number {
+    return this.broker.list().length;
+  }
+
+  listSecrets(): SecretMeta[] {
+    return this.secrets.list();
+  }
+
+  listLeases(requester: Requester): Lease[] {
+    return this.leases.list(this.clock.now(), requester.agent ? { agentId: requester.agent.id } : { fingerprint: requester.fingerprint });
+  }
+
+  /** An agent revokes one of its own leases. */
+  revokeOwnLease(requester: Requester, id: string): boolean {
+    const lease = this.leases.get(id);
+    const mine = lease && (requester.agent ? lease.agentId === requester.agent.id : lease.fingerprint === requester.fingerprint);
+    if (!lease || !mine) throw new AkcError('NOT_FOUND', `no lease ${id}`);
+    const revoked = this.leases.revoke(id, this.clock.now());
+    if (revoked) this.record({ ...this.who(requester), event: 'lease.revoke', secret: lease.secretName, version: lease.version, reason: id });
+    return revoked;
+  }
+
+  /**
+   * An agent asks for a secret. Applies policy; waits for a human when no grant covers
+   * it (or for an unlock when the vault is locked); audits before releasing the value.
+   */
+  async getSecret(
+    requester: Requester,
+    params: { name: string; purpose?: string; version?: number },
+    onPending: (p: PendingApproval) => void,
+  ): Promise<DeliveredSecret> {
+    const who = this.who(requester);
+    const purpose = params.purpose ?? null;
+    const deny = async (reason: string, err: AkcError): Promise<never> => {
+      await this.writer.write([{ ...who, event: 'secret.deny', secret: params.name, decision: 'deny', purpose, reason }]);
+      throw err;
+    };
+    try {
+      this.broker.checkRateLimit(requester.fingerprint);
+    } catch (err) {
+      return deny('rate limited', err as AkcError);
+    }
+    const meta = this.secrets.find(params.name);
+    if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${params.name}`));
+
+    let grant = this.grants.decide(requester, params.name, this.clock.now());
+    if (grant?.effect === 'deny') return deny(`blocked by grant ${grant.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
+
+    if (this.vault.state !== 'unlocked' || !grant) {
+      const outcome = await this.askHuman(requester, [params.name], purpose, Boolean(grant), onPending);
+      if (outcome.kind !== 'decided') {
+        const locked = this.vault.state !== 'unlocked';
+        if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
+        if (grant && locked) return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
+        return deny('approval timeout', new AkcError('APPROVAL_TIMEOUT', 'nobody answered the approval request in time'));
+      }
+      const d = outcome.decision;
+      if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
+      if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
+      if (!grant) grant = this.grants.get(this.lastGrantFor(requester, params.name)) ?? null;
+    }
+    if (grant && !this.grants.consume(grant)) {
+      return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
+    }
+    return this.deliver(requester, meta, params.version, purpose, grant);
+  }
+
+  private who(r: Requester): Pick<AuditFields, 'agent' | 'pid' | 'exe'> {
+    return { agent: r.label, pid: r.identity.pid, exe: r.identity.exe };
+  }
+
+  private async deliver(requester: Requester, meta: SecretMeta, version: number | undefined, purpose: string | null, grant: Grant | null): Promise<DeliveredSecret> {
+    const revealed = this.secrets.reveal(meta.name, version);
+    const now = this.clock.now();
+    const expiresAt = Math.min(now + DEFAULT_LEASE_MS, grant?.expiresAt ?? Infinity);
+    const leaseId = newLeaseId();
+    try {
+      await this.writer.write(
+        [
+          {
+            ...this.who(requester),
+            event: 'secret.deliver',
+            secret: meta.name,
+            version: revealed.version,
+            decision: 'allow',
+            purpose,
+            reason: grant ? `grant ${grant.id}` : 'approved',
+            detail: { lease: leaseId },
+          },
+        ],
+        {
+          id: leaseId,
+          agentId: requester.agent?.id ?? null,
+          fingerprint: requester.fingerprint,
+          pid: requester.identity.pid,
+          secretId: meta.id,
+          secretName: meta.name,
+          version: revealed.version,
+          issuedAt: now,
+          expiresAt,
+        },
+      );
+    } catch (err) {
+      revealed.value.fill(0);
+      throw new AkcError('INTERNAL', 'failed to record the delivery in the audit log', { cause: err });
+    }
+    return { name: meta.name, version: revealed.version, type: meta.type, value: revealed.value, lease: { id: leaseId, expiresAt } };
+  }
+
+  /** Grants created by decisions are remembered per request so getSecret can consume them. */
+  private readonly decidedGrants = new Map<string, string>();
+  private lastGrantFor(requester: Requester, secret: string): string {
+    return this.decidedGrants.get(`${requester.fingerprint}\0${secret}`) ?? '';
+  }
+
+  private async askHuman(
+    requester: Requester,
+    secrets: string[],
+    purpose: string | null,
+    coveredByGrant: boolean,
+    onPending: (p: PendingApproval) => void,
+  ): Promise<ApprovalOutcome> {
+    const needsUnlock = this.vault.state !== 'unlocked';
+    let announced = false;
+    const outcome = await this.broker.request(
+      { requester, secrets, purpose },
+      { badge: this.grants.history(requester.identity.exe, requester.identity.exeSha256), needsUnlock, coveredByGrant },
+      (p) => {
+        onPending(p);
+        if (!announced && p.count === 1) {
+          announced = true;
+          this.record({ ...this.who(requester), event: 'approval.request', secret: secrets.join(','), purpose, reason: p.id });
+        }
+      },
+    );
+    if (outcome.kind === 'timeout') {
+      this.record({ ...this.who(requester), event: 'approval.timeout', secret: secrets.join(','), decision: 'deny', purpose });
+    }
+    return outcome;
+  }
+
+  // ---------------------------------------------------------------- human decisions
+
+  /**
+   * A human decides a pending request. Allowing a request that needs an unlock, or
+   * allowing "always", needs the master password (`password`), checked here.
+   */
+  async decide(approvalId: string, decision: ApprovalDecision, password?: Buffer): Promise<PendingApproval> {
+    const pending = this.broker.get(approvalId);
+    if (!pending) throw new AkcError('NOT_FOUND', `no pending approval ${approvalId}`, { hint: 'it may have timed out; see `akc approvals`' });
+    if (decision.allow && (decision.scope === 'always' || pending.needsUnlock || this.vault.state !== 'unlocked')) {
+      if (!password) throw new AkcError('WRONG_PASSWORD', 'this decision needs the master password');
+      if (this.vault.state !== 'unlocked') await this.unlockWithPassword(password, decision.by);
+      else await this.vault.verifyPassword(password);
+    }
+    const r = pending.requester;
+    const now = this.clock.now();
+    durableTransaction(this.vault.db, () => {
+      if (decision.allow && !pending.coveredByGrant) {
+        for (const secret of pending.secrets) {
+          const g = this.grants.create(this.grantFromDecision(r, secret, decision.scope, decision.by, now), now);
+          this.decidedGrants.set(`${r.fingerprint}\0${secret}`, g.id);
+        }
+      }
+      if (!decision.allow && decision.block) {
+        this.grants.create(
+          {
+            agentId: r.agent?.id ?? null,
+            fingerprint: r.agent ? null : r.fingerprint,
+            exePath: r.identity.exe,
+            exeSha256: null,
+            secretPattern: '**',
+            effect: 'deny',
+            scope: 'always',
+            createdBy: decision.by,
+          },
+          now,
+        );
+      }
+      this.vault.auditInTransaction([
+        {
+          ...this.who(r),
+          event: 'approval.decide',
+          secret: pending.secrets.join(','),
+          decision: decision.allow ? 'allow' : decision.block ? 'block' : 'deny',
+          purpose: pending.purpose,
+          reason: `${decision.allow ? decision.scope : 'deny'} by ${decision.by}`,
+          detail: { approval: approvalId, count: pending.count },
+        },
+      ]);
+    });
+    this.broker.decide(approvalId, decision);
+    return pending;
+  }
+
+  private grantFromDecision(r: Requester, secret: string, scope: ApprovalScope, by: string, now: number): GrantInput {
+    const ms = SCOPE_MS[scope];
+    return {
+      agentId: r.agent?.id ?? null,
+      fingerprint: r.agent ? null : r.fingerprint,
+      exePath: r.identity.exe,
+      exeSha256: r.identity.exeSha256,
+      secretPattern: secret,
+      effect: 'allow',
+      scope: scope === 'once' ? 'once' : ms ? 'duration' : scope === 'until_lock' ? 'until_lock' : 'always',
+      expiresAt: ms ? now + ms : null,
+      // "Once" is a grant with one use, so the approval is on record for known/new badges.
+      usesLeft: scope === 'once' ? 1 : null,
+      createdBy: by,
+    };
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  /** Appends an entry now (best effort for informational events; throws if the log fails). */
+  record(fields: AuditFields): void {
+    const entry = this.vault.audit.append(fields, this.clock.now(), this.vault.auditKey);
+    this.emit('audit', [entry]);
+  }
+
+  close(): void {
+    this.broker.cancelAll('the host is shutting down');
+    try {
+      this.lock('host stopped');
+    } catch (err) {
+      if (!isAkcError(err)) throw err;
+    }
+    this.vault.close();
+  }
+}

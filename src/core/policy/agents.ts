@@ -1,0 +1,156 @@
+/**
+ * Registered agents: a name bound to matching rules on the real process (executable or
+ * script path, optionally its SHA-256, argv and cwd globs). A client's `hello` hint only
+ * chooses among agents whose rules match.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import type { Database } from 'better-sqlite3';
+import { AkcError } from '../../shared/errors.js';
+import { hashExecutable } from '../identity/exe-hash.js';
+import type { PeerIdentity } from '../identity/index.js';
+import { globMatch } from './glob.js';
+
+export const AGENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export interface AgentRecord {
+  id: string;
+  name: string;
+  exePath: string;
+  exeSha256: string | null;
+  argPattern: string | null;
+  cwdPattern: string | null;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface AgentInput {
+  name: string;
+  exePath: string;
+  /** 'auto' hashes the file now; a hex digest pins it; undefined does not pin. */
+  sha256?: string;
+  argPattern?: string;
+  cwdPattern?: string;
+}
+
+interface AgentRow {
+  id: string;
+  name: string;
+  exe_path: string;
+  exe_sha256: string | null;
+  arg_pattern: string | null;
+  cwd_pattern: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+function toRecord(r: AgentRow): AgentRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    exePath: r.exe_path,
+    exeSha256: r.exe_sha256,
+    argPattern: r.arg_pattern,
+    cwdPattern: r.cwd_pattern,
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/** Resolves and validates an agent definition (hashing the file for `--sha256 auto`). */
+export async function prepareAgent(input: AgentInput): Promise<Omit<AgentRecord, 'id' | 'createdAt' | 'revokedAt'>> {
+  if (!AGENT_NAME_PATTERN.test(input.name)) {
+    throw new AkcError('INVALID_ARGUMENT', 'invalid agent name: use 1-64 characters A-Z a-z 0-9 _ . - starting with a letter or digit');
+  }
+  let exePath: string;
+  try {
+    exePath = fs.realpathSync(input.exePath);
+  } catch (cause) {
+    throw new AkcError('INVALID_ARGUMENT', `failed to find the executable ${input.exePath}`, { cause });
+  }
+  let exeSha256: string | null = null;
+  if (input.sha256 === 'auto') exeSha256 = await hashExecutable(exePath);
+  else if (input.sha256 !== undefined) {
+    const hex = input.sha256.toLowerCase();
+    if (!SHA256_HEX.test(hex)) throw new AkcError('INVALID_ARGUMENT', 'invalid --sha256: expected 64 hex digits or "auto"');
+    exeSha256 = hex;
+  }
+  return { name: input.name, exePath, exeSha256, argPattern: input.argPattern ?? null, cwdPattern: input.cwdPattern ?? null };
+}
+
+export class AgentRegistry {
+  constructor(private readonly db: Database) {}
+
+  /** Inserts or replaces (by name) an agent. Call inside the caller's durable transaction. */
+  upsert(a: Omit<AgentRecord, 'id' | 'createdAt' | 'revokedAt'>, now: number): AgentRecord {
+    const existing = this.db.prepare('SELECT * FROM agents WHERE name = ?').get(a.name) as AgentRow | undefined;
+    const id = existing?.id ?? randomUUID();
+    if (existing) {
+      this.db
+        .prepare('UPDATE agents SET exe_path = ?, exe_sha256 = ?, arg_pattern = ?, cwd_pattern = ?, revoked_at = NULL WHERE id = ?')
+        .run(a.exePath, a.exeSha256, a.argPattern, a.cwdPattern, id);
+    } else {
+      this.db
+        .prepare('INSERT INTO agents (id, name, exe_path, exe_sha256, arg_pattern, cwd_pattern, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, a.name, a.exePath, a.exeSha256, a.argPattern, a.cwdPattern, now);
+    }
+    return this.get(a.name);
+  }
+
+  list(includeRevoked = false): AgentRecord[] {
+    const sql = includeRevoked ? 'SELECT * FROM agents ORDER BY name' : 'SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY name';
+    return (this.db.prepare(sql).all() as AgentRow[]).map(toRecord);
+  }
+
+  find(name: string): AgentRecord | null {
+    const row = this.db.prepare('SELECT * FROM agents WHERE name = ?').get(name) as AgentRow | undefined;
+    return row ? toRecord(row) : null;
+  }
+
+  get(name: string): AgentRecord {
+    const a = this.find(name);
+    if (!a) throw new AkcError('NOT_FOUND', `no agent named ${name}`, { hint: 'see `akc agent list`' });
+    return a;
+  }
+
+  byId(id: string): AgentRecord | null {
+    const row = this.db.prepare('SELECT * FROM agents WHERE id = ?').get(id) as AgentRow | undefined;
+    return row ? toRecord(row) : null;
+  }
+
+  /** Marks an agent revoked. Call inside the caller's transaction (grants and leases go with it). */
+  revoke(id: string, now: number): void {
+    this.db.prepare('UPDATE agents SET revoked_at = ? WHERE id = ?').run(now, id);
+  }
+
+  /**
+   * The registered agent this process is, if any. Every rule must match the kernel's view
+   * of the process; the hint picks among several matches.
+   */
+  async match(identity: PeerIdentity, hint?: string): Promise<AgentRecord | null> {
+    const paths = [identity.exe, identity.script].filter((p): p is string => Boolean(p));
+    if (paths.length === 0) return null;
+    const candidates = (
+      this.db
+        .prepare(`SELECT * FROM agents WHERE revoked_at IS NULL AND exe_path IN (${paths.map(() => '?').join(',')}) ORDER BY name`)
+        .all(...paths) as AgentRow[]
+    ).map(toRecord);
+    const matching: AgentRecord[] = [];
+    for (const a of candidates) if (await matches(a, identity)) matching.push(a);
+    if (matching.length === 0) return null;
+    return (hint && matching.find((a) => a.name === hint)) || matching[0]!;
+  }
+}
+
+async function matches(a: AgentRecord, identity: PeerIdentity): Promise<boolean> {
+  if (a.exeSha256) {
+    let actual: string | null = null;
+    if (a.exePath === identity.exe) actual = identity.exeSha256;
+    else if (a.exePath === identity.script) actual = await hashExecutable(a.exePath).catch(() => null);
+    if (actual !== a.exeSha256) return false;
+  }
+  if (a.argPattern && !globMatch(a.argPattern, identity.argv.slice(1).join(' '))) return false;
+  if (a.cwdPattern && !(identity.cwd && globMatch(a.cwdPattern, identity.cwd))) return false;
+  return true;
+}

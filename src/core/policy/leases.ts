@@ -1,0 +1,96 @@
+/**
+ * Leases: one per delivered value (id, requester, secret, version, issued, expires).
+ * A lease records who holds which version until when, so it can be listed and revoked;
+ * revoking tells the holder to stop using the value and lets the guard and the UI act on it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+
+export const DEFAULT_LEASE_MS = 60 * 60 * 1000;
+
+export interface Lease {
+  id: string;
+  agentId: string | null;
+  fingerprint: string;
+  pid: number | null;
+  secretId: string;
+  secretName: string;
+  version: number;
+  issuedAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+interface LeaseRow {
+  id: string;
+  agent_id: string | null;
+  fingerprint: string;
+  pid: number | null;
+  secret_id: string;
+  secret_name: string;
+  version: number;
+  issued_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+function toLease(r: LeaseRow): Lease {
+  return {
+    id: r.id,
+    agentId: r.agent_id,
+    fingerprint: r.fingerprint,
+    pid: r.pid,
+    secretId: r.secret_id,
+    secretName: r.secret_name,
+    version: r.version,
+    issuedAt: r.issued_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+export function newLeaseId(): string {
+  return 'l_' + randomBytes(9).toString('base64url');
+}
+
+export class LeaseStore {
+  private readonly insertStmt;
+
+  constructor(private readonly db: Database) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO leases (id, agent_id, fingerprint, pid, secret_id, secret_name, version, issued_at, expires_at)
+       VALUES (@id, @agentId, @fingerprint, @pid, @secretId, @secretName, @version, @issuedAt, @expiresAt)`,
+    );
+  }
+
+  /** Inserts a lease. Call inside the transaction that also writes the delivery's audit entry. */
+  insert(lease: Omit<Lease, 'revokedAt'>): void {
+    this.insertStmt.run(lease);
+  }
+
+  get(id: string): Lease | null {
+    const row = this.db.prepare('SELECT * FROM leases WHERE id = ?').get(id) as LeaseRow | undefined;
+    return row ? toLease(row) : null;
+  }
+
+  /** Live leases, optionally only a requester's. */
+  list(now: number, filter: { fingerprint?: string; agentId?: string | null } = {}): Lease[] {
+    let sql = 'SELECT * FROM leases WHERE revoked_at IS NULL AND expires_at > @now';
+    if (filter.agentId) sql += ' AND agent_id = @agentId';
+    else if (filter.fingerprint) sql += ' AND fingerprint = @fingerprint';
+    sql += ' ORDER BY issued_at DESC LIMIT 1000';
+    return (this.db.prepare(sql).all({ now, agentId: filter.agentId ?? null, fingerprint: filter.fingerprint ?? null }) as LeaseRow[]).map(toLease);
+  }
+
+  revoke(id: string, now: number): boolean {
+    return this.db.prepare('UPDATE leases SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?').run(now, id, now).changes > 0;
+  }
+
+  revokeForAgent(agentId: string, now: number): number {
+    return this.db.prepare('UPDATE leases SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL AND expires_at > ?').run(now, agentId, now).changes;
+  }
+
+  revokeAll(now: number): number {
+    return this.db.prepare('UPDATE leases SET revoked_at = ? WHERE revoked_at IS NULL AND expires_at > ?').run(now, now).changes;
+  }
+}
