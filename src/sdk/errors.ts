@@ -2,7 +2,7 @@
  * The SDK's one error type. It extends the shared AkcError, so callers match on `code`
  * ('DENIED', 'APPROVAL_TIMEOUT', 'HOST_NOT_RUNNING', ...) whichever layer they sit in.
  */
-import { AkcError } from '../shared/errors.js';
+import { AkcError, ERROR_CODES } from '../shared/errors.js';
 import type { ErrorCode } from '../shared/errors.js';
 import { errorCodeFromRpc } from '../shared/protocol.js';
 import type { RpcErrorObject } from '../shared/protocol.js';
@@ -28,8 +28,12 @@ export function isKeychainError(err: unknown, code?: ErrorCode): err is Keychain
 /** A host error response as a KeychainError; `action` completes "failed to ...". */
 export function fromRpcError(action: string, error: RpcErrorObject): KeychainError {
   const reason = typeof error.data?.reason === 'string' ? error.data.reason : undefined;
+  // Admin methods add the host's precise ErrorCode (e.g. WRONG_PASSWORD) in data.code.
+  const precise = (error.data as { code?: unknown } | undefined)?.code;
   return new KeychainError(
-    errorCodeFromRpc(error.code, reason),
+    typeof precise === 'string' && (ERROR_CODES as readonly string[]).includes(precise)
+      ? (precise as ErrorCode)
+      : errorCodeFromRpc(error.code, reason),
     `failed to ${action}: ${oneLine(error.message) || 'the agent keychain gave no reason'}`,
     { rpcCode: error.code, ...(reason === undefined ? {} : { reason }) },
   );

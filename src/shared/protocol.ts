@@ -148,7 +148,7 @@ export const MAX_REQUEST_ID_LENGTH = 64;
 export interface RpcErrorObject {
   code: number;
   message: string;
-  data?: { reason: string };
+  data?: { reason: string; code?: string };
 }
 
 export interface RpcRequest<M extends string = string, P = unknown> {

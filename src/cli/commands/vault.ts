@@ -1,12 +1,12 @@
 /** Vault commands: init, passwd, status, keychain enable/disable. */
 import fs from 'node:fs';
-import net from 'node:net';
 import { AkcError } from '../../shared/errors.js';
 import { flag } from '../args.js';
 import { openVault, type CommandContext } from '../context.js';
 import { writeJson } from '../io.js';
 import { platformKeychainName } from '../../core/keychain/napi-keychain.js';
 import { vaultPath } from '../../core/store/database.js';
+import { socketIsLive } from '../../core/server/socket-file.js';
 
 export async function init(ctx: CommandContext): Promise<void> {
   const keychain = !flag(ctx.args, 'no-keychain');
@@ -91,7 +91,7 @@ export interface StatusReport {
   dataDir: string;
   vaultFile: string | null;
   socket: string;
-  host: { running: boolean };
+  host: { running: boolean; vault?: 'locked' | 'unlocked'; pendingApprovals?: number; version?: string };
   keychainUnlock: boolean | null;
   secrets: number | null;
 }
@@ -104,7 +104,7 @@ export async function status(ctx: CommandContext): Promise<void> {
     dataDir: ctx.paths.dataDir,
     vaultFile: exists ? file : null,
     socket: ctx.paths.socket,
-    host: { running: await socketAnswers(ctx.paths.socket) },
+    host: await hostStatus(ctx.paths.socket),
     keychainUnlock: null,
     secrets: null,
   };
@@ -112,7 +112,7 @@ export async function status(ctx: CommandContext): Promise<void> {
     const vault = await openVault(ctx, { mustExist: false });
     try {
       if (vault.state !== 'uninitialized') {
-        report.vault = 'locked';
+        report.vault = report.host.vault ?? 'locked';
         report.keychainUnlock = vault.keychainUnlockEnabled;
         report.secrets = (vault.db.prepare('SELECT count(*) AS n FROM secrets').get() as { n: number }).n;
       }
@@ -125,22 +125,26 @@ export async function status(ctx: CommandContext): Promise<void> {
     `vault      ${report.vault}${report.vault === 'absent' ? ' (run `akc init`)' : ''}`,
     `data dir   ${report.dataDir}`,
     `socket     ${report.socket}`,
-    `host       ${report.host.running ? 'running' : 'not running'}`,
+    `host       ${report.host.running ? `running${report.host.pendingApprovals ? ` · ${report.host.pendingApprovals} pending approval(s)` : ''}` : 'not running'}`,
   ];
   if (report.keychainUnlock !== null) lines.push(`keychain   ${report.keychainUnlock ? 'unlock on' : 'unlock off (password only)'}`);
   if (report.secrets !== null) lines.push(`secrets    ${report.secrets}`);
   ctx.io.stdout.write(lines.join('\n') + '\n');
 }
 
-function socketAnswers(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socketPath);
-    const done = (ok: boolean): void => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.setTimeout(1000, () => done(false));
-  });
+/** Asks a running host for its state; a socket nobody answers means no host. */
+async function hostStatus(socketPath: string): Promise<StatusReport['host']> {
+  if (!(await socketIsLive(socketPath))) return { running: false };
+  try {
+    const { connect } = await import('../../sdk/index.js');
+    const client = await connect({ socketPath, client: { name: 'akc', version: '0.1.0' }, timeoutMs: 2000 });
+    try {
+      const st = await client.status();
+      return { running: true, vault: st.vault, pendingApprovals: st.pendingApprovals, version: st.version };
+    } finally {
+      await client.close();
+    }
+  } catch {
+    return { running: true };
+  }
 }

@@ -65,7 +65,10 @@ export class ApprovalBroker {
   checkRateLimit(fingerprint: string): void {
     const until = this.cooldownUntil.get(fingerprint);
     if (until !== undefined && until > this.opts.clock.now()) {
-      throw new AkcError('RATE_LIMITED', `too many unanswered approval requests; try again in ${Math.ceil((until - this.opts.clock.now()) / 1000)} s`);
+      throw new AkcError(
+        'RATE_LIMITED',
+        `too many unanswered approval requests; try again in ${Math.ceil((until - this.opts.clock.now()) / 1000)} s`,
+      );
     }
   }
 

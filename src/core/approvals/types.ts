@@ -37,10 +37,7 @@ export interface ApprovalDecision {
   by: string;
 }
 
-export type ApprovalOutcome =
-  | { kind: 'decided'; decision: ApprovalDecision }
-  | { kind: 'timeout' }
-  | { kind: 'cancelled'; reason: string };
+export type ApprovalOutcome = { kind: 'decided'; decision: ApprovalDecision } | { kind: 'timeout' } | { kind: 'cancelled'; reason: string };
 
 /** A host's way to show pending approvals to a human. */
 export interface Approver {

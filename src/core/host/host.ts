@@ -136,8 +136,7 @@ export class Host extends EventEmitter<HostEvents> {
   lock(by = 'host'): void {
     if (this.vault.state !== 'unlocked') return;
     const ended = this.grants.revokeUntilLock(this.clock.now());
-    this.vault.lock();
-    this.record({ event: 'vault.lock', reason: by, detail: ended ? { untilLockGrantsEnded: ended } : null });
+    this.vault.lock(by, ended ? { untilLockGrantsEnded: ended } : null);
   }
 
   // ---------------------------------------------------------------- agent methods
@@ -171,7 +170,8 @@ export class Host extends EventEmitter<HostEvents> {
     const mine = lease && (requester.agent ? lease.agentId === requester.agent.id : lease.fingerprint === requester.fingerprint);
     if (!lease || !mine) throw new AkcError('NOT_FOUND', `no lease ${id}`);
     const revoked = this.leases.revoke(id, this.clock.now());
-    if (revoked) this.record({ ...this.who(requester), event: 'lease.revoke', secret: lease.secretName, version: lease.version, reason: id });
+    if (revoked)
+      this.record({ ...this.who(requester), event: 'lease.revoke', secret: lease.secretName, version: lease.version, reason: id });
     return revoked;
   }
 
@@ -224,7 +224,13 @@ export class Host extends EventEmitter<HostEvents> {
     return { agent: r.label, pid: r.identity.pid, exe: r.identity.exe };
   }
 
-  private async deliver(requester: Requester, meta: SecretMeta, version: number | undefined, purpose: string | null, grant: Grant | null): Promise<DeliveredSecret> {
+  private async deliver(
+    requester: Requester,
+    meta: SecretMeta,
+    version: number | undefined,
+    purpose: string | null,
+    grant: Grant | null,
+  ): Promise<DeliveredSecret> {
     const revealed = this.secrets.reveal(meta.name, version);
     const now = this.clock.now();
     const expiresAt = Math.min(now + DEFAULT_LEASE_MS, grant?.expiresAt ?? Infinity);
@@ -302,7 +308,8 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async decide(approvalId: string, decision: ApprovalDecision, password?: Buffer): Promise<PendingApproval> {
     const pending = this.broker.get(approvalId);
-    if (!pending) throw new AkcError('NOT_FOUND', `no pending approval ${approvalId}`, { hint: 'it may have timed out; see `akc approvals`' });
+    if (!pending)
+      throw new AkcError('NOT_FOUND', `no pending approval ${approvalId}`, { hint: 'it may have timed out; see `akc approvals`' });
     if (decision.allow && (decision.scope === 'always' || pending.needsUnlock || this.vault.state !== 'unlocked')) {
       if (!password) throw new AkcError('WRONG_PASSWORD', 'this decision needs the master password');
       if (this.vault.state !== 'unlocked') await this.unlockWithPassword(password, decision.by);

@@ -79,15 +79,22 @@ export class LeaseStore {
     if (filter.agentId) sql += ' AND agent_id = @agentId';
     else if (filter.fingerprint) sql += ' AND fingerprint = @fingerprint';
     sql += ' ORDER BY issued_at DESC LIMIT 1000';
-    return (this.db.prepare(sql).all({ now, agentId: filter.agentId ?? null, fingerprint: filter.fingerprint ?? null }) as LeaseRow[]).map(toLease);
+    return (this.db.prepare(sql).all({ now, agentId: filter.agentId ?? null, fingerprint: filter.fingerprint ?? null }) as LeaseRow[]).map(
+      toLease,
+    );
   }
 
   revoke(id: string, now: number): boolean {
-    return this.db.prepare('UPDATE leases SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?').run(now, id, now).changes > 0;
+    return (
+      this.db.prepare('UPDATE leases SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?').run(now, id, now).changes >
+      0
+    );
   }
 
   revokeForAgent(agentId: string, now: number): number {
-    return this.db.prepare('UPDATE leases SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL AND expires_at > ?').run(now, agentId, now).changes;
+    return this.db
+      .prepare('UPDATE leases SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL AND expires_at > ?')
+      .run(now, agentId, now).changes;
   }
 
   revokeAll(now: number): number {

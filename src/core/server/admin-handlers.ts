@@ -23,7 +23,12 @@ export function summarizeApproval(p: PendingApproval): ApprovalSummary {
   };
 }
 
-export async function handleAdmin<M extends AdminMethod>(host: Host, session: Session, method: M, params: AdminParams<M>): Promise<AdminResults[M]> {
+export async function handleAdmin<M extends AdminMethod>(
+  host: Host,
+  session: Session,
+  method: M,
+  params: AdminParams<M>,
+): Promise<AdminResults[M]> {
   const by = `cli pid ${session.identity.pid}`;
   switch (method) {
     case 'host.lock': {

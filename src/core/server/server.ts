@@ -163,23 +163,26 @@ class Connection {
       this.paused = true;
       this.socket.pause();
     }
-    this.dispatch(id, method, params).then(
-      (result) => this.send({ jsonrpc: '2.0', id, result }),
-      (err: unknown) => this.send({ jsonrpc: '2.0', id, error: toRpcError(err, this.opts.logger, method) }),
-    ).finally(() => {
-      this.inFlight -= 1;
-      if (this.paused && this.inFlight < this.maxInFlight / 2) {
-        this.paused = false;
-        this.socket.resume();
-      }
-    });
+    this.dispatch(id, method, params)
+      .then(
+        (result) => this.send({ jsonrpc: '2.0', id, result }),
+        (err: unknown) => this.send({ jsonrpc: '2.0', id, error: toRpcError(err, this.opts.logger, method) }),
+      )
+      .finally(() => {
+        this.inFlight -= 1;
+        if (this.paused && this.inFlight < this.maxInFlight / 2) {
+          this.paused = false;
+          this.socket.resume();
+        }
+      });
   }
 
   private async dispatch(id: RequestId, method: string, rawParams: Record<string, unknown> | undefined): Promise<unknown> {
     const host = this.opts.host;
     if (isAdminMethod(method)) {
       const parsed = adminParamsSchemas[method].safeParse(rawParams ?? {});
-      if (!parsed.success) throw new RpcFailure(rpcError('INVALID_PARAMS', `malformed ${method} params: ${describeIssues(parsed.error.issues)}`));
+      if (!parsed.success)
+        throw new RpcFailure(rpcError('INVALID_PARAMS', `malformed ${method} params: ${describeIssues(parsed.error.issues)}`));
       const session = await this.session;
       return handleAdmin(host, session, method, parsed.data as never);
     }
@@ -207,7 +210,11 @@ class Connection {
       case 'secret.get': {
         const requester = await host.requesterFor(session);
         const delivered = await host.getSecret(requester, parsed.params, (p) =>
-          this.send({ jsonrpc: '2.0', method: APPROVAL_PENDING, params: { id, approvalId: p.id, expiresAt: new Date(p.expiresAt).toISOString() } }),
+          this.send({
+            jsonrpc: '2.0',
+            method: APPROVAL_PENDING,
+            params: { id, approvalId: p.id, expiresAt: new Date(p.expiresAt).toISOString() },
+          }),
         );
         try {
           return {
@@ -252,9 +259,8 @@ function toRpcError(err: unknown, logger: Logger, method: string): RpcErrorObjec
   if (err instanceof RpcFailure) return err.rpc;
   if (isAkcError(err)) {
     const reason = reasonForErrorCode(err.code);
-    return { code: rpcCodeForReason(reason), message: err.message, data: { reason, code: err.code } } as RpcErrorObject;
+    return { code: rpcCodeForReason(reason), message: err.message, data: { reason, code: err.code } };
   }
   logger.error(`internal error in ${method}: ${err instanceof Error ? err.name : typeof err}`);
   return rpcError('INTERNAL', 'internal error');
 }
-

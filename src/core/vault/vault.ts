@@ -201,9 +201,9 @@ export class Vault {
     }
   }
 
-  lock(): void {
+  lock(reason: string | null = null, detail: Record<string, unknown> | null = null): void {
     if (!this.dek) return;
-    this.appendAudit({ event: 'vault.lock' });
+    this.appendAudit({ event: 'vault.lock', reason, detail });
     wipe(this.dek);
     wipe(this.auditMacKey);
     this.dek = null;

@@ -1,0 +1,108 @@
+/**
+ * `akc daemon`: the headless host. Unlocks (keychain, terminal prompt, or
+ * --password-stdin), serves the agent socket, and asks approvals on its own terminal.
+ */
+import { AkcError, isAkcError } from '../../shared/errors.js';
+import { flag, option, UsageError } from '../args.js';
+import type { CommandContext } from '../context.js';
+import { Host } from '../../core/host/host.js';
+import { NapiKeychain } from '../../core/keychain/napi-keychain.js';
+import { AgentServer } from '../../core/server/server.js';
+import { streamLogger } from '../../core/logger.js';
+import { loggingApprover, TtyApprover } from '../daemon/tty-approver.js';
+
+export async function daemon(ctx: CommandContext): Promise<number> {
+  const timeoutText = option(ctx.args, 'approval-timeout');
+  let approvalTimeoutMs: number | undefined;
+  if (timeoutText !== undefined) {
+    const secs = Number(timeoutText);
+    if (!Number.isFinite(secs) || secs < 1 || secs > 3600) throw new UsageError('--approval-timeout takes seconds between 1 and 3600');
+    approvalTimeoutMs = Math.round(secs * 1000);
+  }
+  const log = streamLogger(ctx.io.stderr);
+  const host = Host.open({
+    dataDir: ctx.paths.dataDir,
+    keychain: new NapiKeychain(ctx.paths.keychainService),
+    ...(approvalTimeoutMs ? { approvalTimeoutMs } : {}),
+  });
+  const server = new AgentServer({ socketPath: ctx.paths.socket, host, logger: log });
+  try {
+    await server.listen();
+  } catch (err) {
+    host.close();
+    throw err;
+  }
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`stopping (${signal})`);
+    void server.close().finally(() => {
+      host.close();
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => stop('SIGHUP'));
+
+  await unlockAtStart(ctx, host, log.info, log.warn);
+  log.info(`serving ${ctx.paths.socket} (vault ${host.state}, approvals time out after ${host.broker.timeoutMs / 1000} s)`);
+  host.on('state', (s) => log.info(`vault ${s}`));
+
+  const stdin = process.stdin;
+  if (stdin.isTTY && !flag(ctx.args, 'password-stdin')) {
+    host.setApprover(new TtyApprover(host, stdin, process.stderr));
+    log.info('approval requests will be asked here');
+  } else {
+    host.setApprover(
+      loggingApprover(
+        (l) => log.info(l),
+        () => host.clock.now(),
+      ),
+    );
+    log.info('no terminal: approve requests with `akc approvals` / `akc approve ID`');
+  }
+  // Serve until a signal arrives.
+  await new Promise<never>(() => undefined);
+  return 0;
+}
+
+async function unlockAtStart(ctx: CommandContext, host: Host, info: (m: string) => void, warn: (m: string) => void): Promise<void> {
+  if (flag(ctx.args, 'password-stdin')) {
+    const password = await ctx.input.password();
+    try {
+      await host.unlockWithPassword(password, 'daemon start');
+    } finally {
+      password.fill(0);
+    }
+    return;
+  }
+  if (host.vault.keychainUnlockEnabled) {
+    try {
+      await host.unlockWithKeychain('daemon start');
+      info(`unlocked with the ${host.vault.keychain.description}`);
+      return;
+    } catch (err) {
+      if (!isAkcError(err)) throw err;
+      warn(`keychain unlock failed: ${err.message}`);
+    }
+  }
+  if (process.stdin.isTTY) {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const password = await ctx.input.password('Master password to unlock the vault: ');
+      try {
+        await host.unlockWithPassword(password, 'daemon start');
+        return;
+      } catch (err) {
+        if (!isAkcError(err, 'WRONG_PASSWORD')) throw err;
+        warn('wrong master password');
+      } finally {
+        password.fill(0);
+      }
+    }
+    throw new AkcError('WRONG_PASSWORD', 'wrong master password (3 attempts)');
+  }
+  warn('the vault stays locked: unlock it with `akc unlock`');
+}
