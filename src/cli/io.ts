@@ -15,11 +15,14 @@ export interface Io {
 
 export const processIo: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
 
-let stdinCache: Promise<Buffer> | null = null;
+/** Per input stream: stdin can be read only once, but each Io (a test, an in-process run) has its own. */
+const stdinCache = new WeakMap<object, Promise<Buffer>>();
 
 /** Reads all of stdin once (bounded). */
 function readAllStdin(io: Io): Promise<Buffer> {
-  stdinCache ??= new Promise<Buffer>((resolve, reject) => {
+  const cached = stdinCache.get(io.stdin);
+  if (cached) return cached;
+  const read = new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
     io.stdin.on('data', (chunk: Buffer) => {
@@ -38,7 +41,8 @@ function readAllStdin(io: Io): Promise<Buffer> {
     });
     io.stdin.on('error', (cause) => reject(new AkcError('IO', 'failed to read standard input', { cause })));
   });
-  return stdinCache;
+  stdinCache.set(io.stdin, read);
+  return read;
 }
 
 /** Splits stdin into the first line and the rest. */
@@ -82,6 +86,17 @@ export class InputReader {
       return Buffer.from(first);
     }
     return this.prompt(prompt, 'the password');
+  }
+
+  /**
+   * With --password-stdin: line 2 of stdin (`akc passwd` reads the new password there).
+   * Independent of --value-stdin.
+   */
+  async secondStdinLine(what: string): Promise<Buffer> {
+    const { rest } = splitFirstLine(await readAllStdin(this.io));
+    const { first: line } = splitFirstLine(rest);
+    if (line.length === 0) throw new AkcError('INVALID_ARGUMENT', `no ${what} on line 2 of standard input`);
+    return Buffer.from(line);
   }
 
   /** A new password, asked twice on a terminal. */
@@ -129,10 +144,12 @@ function readHidden(
   text: string,
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    stderr.write(text);
     let buf = Buffer.alloc(256);
     let len = 0;
+    // Raw mode (no echo, Ctrl-C as data) before the prompt appears, so nothing typed
+    // right after the prompt is ever echoed.
     stdin.setRawMode!(true);
+    stderr.write(text);
     stdin.resume();
     const done = (err: Error | null): void => {
       stdin.removeListener('data', onData);

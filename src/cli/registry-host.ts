@@ -24,6 +24,53 @@ export const HOST_COMMANDS: Command[] = [
     run: async (ctx) => (await side()).get(ctx),
   },
   {
+    path: ['run'],
+    summary: 'run a command with secrets in its environment; its output is redacted',
+    usage: 'akc run --env VAR=NAME… [--purpose P] [--no-redact] [--agent HINT] -- CMD ARGS…',
+    details:
+      'One approval covers every secret. The values exist only in the child’s environment (never\n' +
+      'in argv nor in akc’s own environment). The child’s stdout/stderr pass through a streaming\n' +
+      'redactor: each value and its base64, base64url, hex and URL-encoded forms become\n' +
+      '[REDACTED:NAME], even when split across writes. stdin, the exit code and signals pass\n' +
+      'through (SIGINT, SIGTERM, SIGHUP are forwarded). The leases end when the child exits.\n' +
+      '--no-redact passes the output through untouched; it is shown in the approval and audited.',
+    flags: { env: { value: true, repeat: true }, purpose: { value: true }, 'no-redact': {}, agent: { value: true } },
+    run: async (ctx) => (await import('./commands/run.js')).run(ctx),
+  },
+  {
+    path: ['inject'],
+    summary: 'fill {{ akc://NAME }} references in a template (one approval)',
+    usage: 'akc inject -i TEMPLATE [-o OUT] [--json | --yaml] [--purpose P] [--agent HINT]',
+    details:
+      'References are exactly {{ akc://NAME }} (spaces optional); a malformed or unknown one is an\n' +
+      'error naming its line. --json escapes values as JSON string content, --yaml as the body of a\n' +
+      'YAML double-quoted scalar (the template supplies the quotes). -i - reads the template from\n' +
+      'stdin. -o OUT writes OUT with mode 0600 (replacing, never following, a symlink) and warns\n' +
+      'that the values now sit on disk; without -o the result goes to stdout.',
+    flags: {
+      input: { value: true, short: 'i' },
+      output: { value: true, short: 'o' },
+      yaml: {},
+      purpose: { value: true },
+      agent: { value: true },
+    },
+    run: async (ctx) => (await import('./commands/inject.js')).inject(ctx),
+  },
+  {
+    path: ['scan'],
+    summary: 'find stored secret values (any version, raw or encoded) in files and git history',
+    usage: 'akc scan PATH… [--git] [--json] [--password-stdin]',
+    details:
+      'Looks for every version of every secret, raw and base64 / base64url / hex / URL-encoded.\n' +
+      'Prints path:line NAME (vN, encoding), never a value; exit 1 when anything is found, 0 when\n' +
+      'clean. Symlinks are not followed; .git is skipped, node_modules too unless given as PATH.\n' +
+      '--git also scans every blob reachable from any ref of the repository at PATH and prints\n' +
+      'commit:path:line for the commit that introduced it. Opens the vault directly (OS keychain\n' +
+      'or master password); no host needed.',
+    flags: { git: {} },
+    run: async (ctx) => (await import('./commands/scan.js')).scan(ctx),
+  },
+  {
     path: ['lock'],
     summary: 'lock the running host (zeroes keys, ends until-lock grants)',
     usage: 'akc lock [--revoke-all]',

@@ -3,6 +3,7 @@ import type { FlagSpecs } from './args.js';
 import type { CommandContext } from './context.js';
 import { ADMIN_COMMANDS } from './registry-admin.js';
 import { HOST_COMMANDS } from './registry-host.js';
+import { PROXY_COMMANDS } from './registry-proxy.js';
 
 export interface Command {
   path: string[];
@@ -97,6 +98,7 @@ export const COMMANDS: Command[] = [
   },
   ...HOST_COMMANDS,
   ...ADMIN_COMMANDS,
+  ...PROXY_COMMANDS,
 ];
 
 /** Finds the longest command path that prefixes argv (flags may come anywhere after it). */

@@ -3,7 +3,7 @@
  * early error, and a light check of every result before handing it out.
  */
 import { secretNameProblem } from '../shared/secrets.js';
-import { MAX_PURPOSE_LENGTH } from '../shared/protocol.js';
+import { MAX_GET_MANY_NAMES, MAX_PURPOSE_LENGTH } from '../shared/protocol.js';
 import type {
   AgentMethod,
   HelloParams,
@@ -12,6 +12,7 @@ import type {
   LeaseRevokeResult,
   ParamsOf,
   ResultOf,
+  SecretGetManyParams,
   SecretGetParams,
   SecretGetResult,
   SecretSummary,
@@ -32,6 +33,13 @@ export interface GetSecretOptions extends RequestOptions {
   /** A specific version; the current one when absent. */
   version?: number;
   /** Called when the request waits for a human decision. */
+  onPending?: (info: PendingInfo) => void;
+}
+
+export interface GetSecretsOptions extends RequestOptions {
+  /** Why the agent needs the secrets; shown to the human, marked as claimed. */
+  purpose?: string;
+  /** Called when the request waits for a human decision (one approval for the whole set). */
   onPending?: (info: PendingInfo) => void;
 }
 
@@ -114,6 +122,22 @@ export class KeychainClient {
     });
   }
 
+  /**
+   * Gets several secrets' current values under ONE approval (one prompt listing every
+   * name no grant covers). Duplicate names are asked once. All or nothing: a refusal,
+   * a timeout or an unknown name rejects the whole call. Results come in the order asked.
+   */
+  async getSecrets(names: readonly string[], opts: GetSecretsOptions = {}): Promise<SecretGetResult[]> {
+    const unique = [...new Set(names)];
+    const action = `get secrets ${unique.join(', ')}`;
+    const params: SecretGetManyParams = { names: unique };
+    if (opts.purpose !== undefined) params.purpose = opts.purpose;
+    const problem = getSecretsProblem(params);
+    if (problem !== null) throw new KeychainError('INVALID_ARGUMENT', `failed to ${action}: ${problem}`);
+    const result = await request(this.conn, 'secret.getMany', params, { action, signal: opts.signal, onPending: opts.onPending });
+    return result.secrets;
+  }
+
   /** The leases this agent holds. */
   async listLeases(opts: RequestOptions = {}): Promise<LeaseInfo[]> {
     const result = await request(this.conn, 'lease.list', {}, { action: 'list leases', signal: opts.signal });
@@ -139,6 +163,19 @@ function getSecretProblem(params: SecretGetParams): string | null {
   }
   if (params.version !== undefined && !(Number.isSafeInteger(params.version) && params.version > 0)) {
     return 'version must be a positive integer';
+  }
+  return null;
+}
+
+function getSecretsProblem(params: SecretGetManyParams): string | null {
+  if (params.names.length === 0) return 'no secret names given';
+  if (params.names.length > MAX_GET_MANY_NAMES) return `at most ${MAX_GET_MANY_NAMES} secrets per request`;
+  for (const name of params.names) {
+    const problem = secretNameProblem(name);
+    if (problem !== null) return problem;
+  }
+  if (params.purpose !== undefined && params.purpose.length > MAX_PURPOSE_LENGTH) {
+    return `purpose is longer than ${MAX_PURPOSE_LENGTH} characters`;
   }
   return null;
 }

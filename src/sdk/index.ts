@@ -16,7 +16,7 @@ import { openConnection } from './connection.js';
 import { KeychainError } from './errors.js';
 
 export { KeychainClient } from './client.js';
-export type { GetSecretOptions, RequestOptions } from './client.js';
+export type { GetSecretOptions, GetSecretsOptions, RequestOptions } from './client.js';
 export type { PendingInfo } from './connection.js';
 export { KeychainError, isKeychainError } from './errors.js';
 export { AkcError, isAkcError } from '../shared/errors.js';
@@ -27,6 +27,7 @@ export type {
   HelloResult,
   LeaseInfo,
   LeaseRevokeResult,
+  SecretGetManyResult,
   SecretGetResult,
   SecretSummary,
   StatusResult,

@@ -73,6 +73,9 @@ const checks: Record<AgentMethod, Check> = {
   status: root(obj({ vault, pendingApprovals: int, version: str })),
   'secret.list': root(obj({ secrets: arr(obj({ name: str, type: str, description: nullable(str) })) })),
   'secret.get': root(obj({ name: str, version: int, type: str, value: str, lease: obj({ id: str, expiresAt: str }) })),
+  'secret.getMany': root(
+    obj({ secrets: arr(obj({ name: str, version: int, type: str, value: str, lease: obj({ id: str, expiresAt: str }) })) }),
+  ),
   'lease.list': root(
     obj({
       leases: arr(obj({ id: str, secret: str, version: int, issuedAt: str, expiresAt: str })),

@@ -49,6 +49,8 @@ export interface ApprovalSummary {
   createdAt: string;
   expiresAt: string;
   needsUnlock: boolean;
+  /** For the brokering proxy: the HTTP request the secret would authenticate. */
+  http?: { method: string; host: string; path: string } | null;
 }
 
 export interface AdminResults {

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import {
   APPROVAL_PENDING,
   JSONRPC_VERSION,
+  MAX_GET_MANY_NAMES,
   MAX_PURPOSE_LENGTH,
   MAX_REQUEST_ID_LENGTH,
   PROTOCOL_VERSION,
@@ -51,6 +52,14 @@ export const paramsSchemas = {
     name: secretName,
     purpose: z.string().max(MAX_PURPOSE_LENGTH).optional(),
     version: positiveInt.optional(),
+  }),
+  'secret.getMany': z.strictObject({
+    names: z
+      .array(secretName)
+      .min(1)
+      .max(MAX_GET_MANY_NAMES)
+      .refine((names) => new Set(names).size === names.length, { error: 'expected distinct names' }),
+    purpose: z.string().max(MAX_PURPOSE_LENGTH).optional(),
   }),
   'lease.list': empty,
   'lease.revoke': z.strictObject({ id: shortString(MAX_LEASE_ID_LENGTH) }),
@@ -112,6 +121,17 @@ export const resultSchemas = {
     type: secretType,
     value: z.string(),
     lease: z.strictObject({ id: z.string().min(1), expiresAt: isoTime }),
+  }),
+  'secret.getMany': z.strictObject({
+    secrets: z.array(
+      z.strictObject({
+        name: secretName,
+        version: positiveInt,
+        type: secretType,
+        value: z.string(),
+        lease: z.strictObject({ id: z.string().min(1), expiresAt: isoTime }),
+      }),
+    ),
   }),
   'lease.list': z.strictObject({
     leases: z.array(

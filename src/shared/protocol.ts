@@ -254,6 +254,25 @@ export interface SecretGetResult {
   lease: LeaseRef;
 }
 
+/** Most names one `secret.getMany` may ask for. */
+export const MAX_GET_MANY_NAMES = 32;
+
+/**
+ * Several secrets under ONE approval (`akc run`, `akc inject`): the human sees one prompt
+ * listing every name no grant covers; a refusal or timeout fails the whole call.
+ */
+export interface SecretGetManyParams {
+  /** 1 to MAX_GET_MANY_NAMES distinct names; current versions. */
+  names: string[];
+  /** Shown to the human as *claimed*. */
+  purpose?: string;
+}
+
+export interface SecretGetManyResult {
+  /** One entry per distinct name, in the order asked, each with its own lease. */
+  secrets: SecretGetResult[];
+}
+
 export type LeaseListParams = Record<string, never>;
 
 /** A lease held by the calling agent. Times are ISO 8601. */
@@ -285,6 +304,7 @@ export interface AgentMethods {
   status: { params: StatusParams; result: StatusResult };
   'secret.list': { params: SecretListParams; result: SecretListResult };
   'secret.get': { params: SecretGetParams; result: SecretGetResult };
+  'secret.getMany': { params: SecretGetManyParams; result: SecretGetManyResult };
   'lease.list': { params: LeaseListParams; result: LeaseListResult };
   'lease.revoke': { params: LeaseRevokeParams; result: LeaseRevokeResult };
 }
@@ -298,6 +318,7 @@ export const AGENT_METHODS = [
   'status',
   'secret.list',
   'secret.get',
+  'secret.getMany',
   'lease.list',
   'lease.revoke',
 ] as const satisfies readonly AgentMethod[];

@@ -254,7 +254,20 @@ describe('audit log', () => {
         db.prepare('UPDATE audit SET seq = seq + 100 WHERE seq >= 4').run();
         db.prepare('UPDATE audit SET seq = seq - 99 WHERE seq >= 104').run();
         const prev = db.prepare('SELECT hash FROM audit WHERE seq = 3').get() as { hash: Buffer };
-        const row = { seq: 4, ts: T0, event: 'secret.get', agent: 'x', pid: null, exe: null, secret: 's', version: 1, decision: 'allow', purpose: null, reason: null, detail: null };
+        const row = {
+          seq: 4,
+          ts: T0,
+          event: 'secret.get',
+          agent: 'x',
+          pid: null,
+          exe: null,
+          secret: 's',
+          version: 1,
+          decision: 'allow',
+          purpose: null,
+          reason: null,
+          detail: null,
+        };
         db.prepare(
           'INSERT INTO audit (seq, ts, event, agent, pid, exe, secret, version, decision, purpose, reason, detail, prev_hash, hash) VALUES (@seq, @ts, @event, @agent, @pid, @exe, @secret, @version, @decision, @purpose, @reason, @detail, @prev_hash, @hash)',
         ).run({ ...row, prev_hash: prev.hash, hash: entryHash(prev.hash, row) });

@@ -21,7 +21,7 @@ import { checkKdfParams, DANGEROUS_TEST_WEAK_KDF, DEFAULT_KDF, deriveKek, KDF_LI
 import { constantTimeEqual, newKey, wipe } from '../../src/core/crypto/keys.js';
 import { deriveSubkey, hmac, secretAad, unwrapVaultKey, wrapVaultKey } from '../../src/core/crypto/vault-keys.js';
 import { checkpointMessage, entryHash, GENESIS_HASH, type AuditRow } from '../../src/core/audit/chain.js';
-import { AkcError, isAkcError, type ErrorCode } from '../../src/shared/errors.js';
+import { isAkcError, type AkcError, type ErrorCode } from '../../src/shared/errors.js';
 import { ROOT } from '../helpers/env.js';
 import { generateStorageVectors, readStorageVector, STORAGE_VECTORS_DIR } from '../helpers/storage-vectors.js';
 
@@ -74,7 +74,12 @@ describe('AES-256-GCM blobs (aead)', () => {
   test('every seal uses a fresh nonce', () => {
     const plaintext = Buffer.from('same plaintext');
     const nonces = new Set<string>();
-    for (let i = 0; i < 200; i++) nonces.add(seal(key, plaintext, aad).subarray(1, 1 + NONCE_BYTES).toString('hex'));
+    for (let i = 0; i < 200; i++)
+      nonces.add(
+        seal(key, plaintext, aad)
+          .subarray(1, 1 + NONCE_BYTES)
+          .toString('hex'),
+      );
     assert.equal(nonces.size, 200);
   });
 
@@ -198,7 +203,11 @@ describe('KDF parameters (checkKdfParams)', () => {
   test('above the maximum → CORRUPT naming the field, "refusing to derive"', () => {
     for (const field of ['memoryKiB', 'timeCost', 'parallelism'] as const) {
       for (const v of [KDF_LIMITS[field].max + 1, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
-        throwsCode(() => checkKdfParams({ ...DEFAULT_KDF, [field]: v }), 'CORRUPT', new RegExp(`${field} .*above the maximum.*refusing to derive`));
+        throwsCode(
+          () => checkKdfParams({ ...DEFAULT_KDF, [field]: v }),
+          'CORRUPT',
+          new RegExp(`${field} .*above the maximum.*refusing to derive`),
+        );
       }
     }
   });
@@ -276,7 +285,11 @@ describe('vault key wrapping and subkeys', () => {
 
   test('a wrapped key of the wrong length → CORRUPT naming the slot', () => {
     const wrapped = wrapVaultKey(kek, dek, 'v', 'keychain');
-    throwsCode(() => unwrapVaultKey(kek, wrapped.subarray(0, 60), 'v', 'keychain'), 'CORRUPT', /wrapped vault key \(keychain\) has 60 bytes, expected 61/);
+    throwsCode(
+      () => unwrapVaultKey(kek, wrapped.subarray(0, 60), 'v', 'keychain'),
+      'CORRUPT',
+      /wrapped vault key \(keychain\) has 60 bytes, expected 61/,
+    );
     throwsCode(() => unwrapVaultKey(kek, Buffer.concat([wrapped, Buffer.of(0)]), 'v', 'keychain'), 'CORRUPT', /62 bytes/);
   });
 
@@ -346,7 +359,12 @@ describe('golden vectors (test/fixtures/storage-v1)', () => {
 
   /** Splits a blob by the documented layout, independently of open(). */
   function layout(blob: Buffer): { version: number; nonce: Buffer; ciphertext: Buffer; tag: Buffer } {
-    return { version: blob[0]!, nonce: blob.subarray(1, 13), ciphertext: blob.subarray(13, blob.length - 16), tag: blob.subarray(blob.length - 16) };
+    return {
+      version: blob[0]!,
+      nonce: blob.subarray(1, 13),
+      ciphertext: blob.subarray(13, blob.length - 16),
+      tag: blob.subarray(blob.length - 16),
+    };
   }
 
   function rawGcmOpen(key: Buffer, blob: Buffer, aad: Buffer): Buffer {
@@ -436,7 +454,20 @@ describe('golden vectors (test/fixtures/storage-v1)', () => {
       assert.equal(hash.toString('hex'), e.hash, `entry ${e.row.seq}`);
       // Independently: SHA-256(prev || JSON array in fixed field order).
       const r = e.row;
-      const canonical = JSON.stringify([r.seq, r.ts, r.event, r.agent, r.pid, r.exe, r.secret, r.version, r.decision, r.purpose, r.reason, r.detail]);
+      const canonical = JSON.stringify([
+        r.seq,
+        r.ts,
+        r.event,
+        r.agent,
+        r.pid,
+        r.exe,
+        r.secret,
+        r.version,
+        r.decision,
+        r.purpose,
+        r.reason,
+        r.detail,
+      ]);
       assert.equal(createHash('sha256').update(prev).update(canonical, 'utf8').digest('hex'), e.hash);
       prev = hash;
     }

@@ -24,15 +24,15 @@ function columns(db: Db, table: string): Record<string, { type: string; notnull:
 }
 
 function tables(db: Db): string[] {
-  return (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map(
-    (r) => r.name,
-  );
+  return (
+    db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]
+  ).map((r) => r.name);
 }
 
 function schemaSql(db: Db): string[] {
-  return (db.prepare('SELECT type, name, sql FROM sqlite_schema ORDER BY type, name').all() as { type: string; name: string; sql: string }[]).map(
-    (r) => `${r.type} ${r.name} ${r.sql}`,
-  );
+  return (
+    db.prepare('SELECT type, name, sql FROM sqlite_schema ORDER BY type, name').all() as { type: string; name: string; sql: string }[]
+  ).map((r) => `${r.type} ${r.name} ${r.sql}`);
 }
 
 const version = (db: Db): number => db.pragma('user_version', { simple: true }) as number;
@@ -41,7 +41,17 @@ const appId = (db: Db): number => db.pragma('application_id', { simple: true }) 
 /** What each migration must leave behind, checked on a db migrated exactly to that version. */
 const PER_MIGRATION: Record<number, (db: Db) => void> = {
   1(db) {
-    assert.deepEqual(tables(db), ['agents', 'audit', 'audit_checkpoints', 'grants', 'leases', 'secret_versions', 'secrets', 'settings', 'vault']);
+    assert.deepEqual(tables(db), [
+      'agents',
+      'audit',
+      'audit_checkpoints',
+      'grants',
+      'leases',
+      'secret_versions',
+      'secrets',
+      'settings',
+      'vault',
+    ]);
     const expected: Record<string, string[]> = {
       vault: ['singleton', 'id', 'kdf', 'salt', 'wrapped_key_pw', 'wrapped_key_kc', 'created_at', 'updated_at'],
       secrets: ['id', 'name', 'type', 'description', 'owner', 'tags', 'current_version', 'created_at', 'updated_at'],
@@ -64,7 +74,22 @@ const PER_MIGRATION: Record<number, (db: Db) => void> = {
         'revoked_at',
       ],
       leases: ['id', 'agent_id', 'fingerprint', 'pid', 'secret_id', 'secret_name', 'version', 'issued_at', 'expires_at', 'revoked_at'],
-      audit: ['seq', 'ts', 'event', 'agent', 'pid', 'exe', 'secret', 'version', 'decision', 'purpose', 'reason', 'detail', 'prev_hash', 'hash'],
+      audit: [
+        'seq',
+        'ts',
+        'event',
+        'agent',
+        'pid',
+        'exe',
+        'secret',
+        'version',
+        'decision',
+        'purpose',
+        'reason',
+        'detail',
+        'prev_hash',
+        'hash',
+      ],
       audit_checkpoints: ['seq', 'hash', 'mac', 'ts'],
       settings: ['key', 'value'],
     };
@@ -75,9 +100,9 @@ const PER_MIGRATION: Record<number, (db: Db) => void> = {
     assert.equal(columns(db, 'audit').seq!.pk, 1);
     assert.equal(columns(db, 'secret_versions').secret_id!.pk, 1);
     assert.equal(columns(db, 'secret_versions').version!.pk, 2);
-    const indexes = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").all() as { name: string }[]).map(
-      (r) => r.name,
-    );
+    const indexes = (
+      db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").all() as { name: string }[]
+    ).map((r) => r.name);
     assert.deepEqual(indexes, ['audit_agent', 'audit_secret', 'grants_agent', 'grants_fingerprint', 'leases_live']);
     // Every table is STRICT.
     for (const t of tables(db)) {
@@ -90,22 +115,67 @@ const PER_MIGRATION: Record<number, (db: Db) => void> = {
     const vaultRow = db.prepare('INSERT INTO vault VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     vaultRow.run(1, 'id', '{}', Buffer.alloc(16), Buffer.alloc(61), null, 1, 1);
     assert.throws(() => vaultRow.run(2, 'id2', '{}', Buffer.alloc(16), Buffer.alloc(61), null, 1, 1), /CHECK constraint/);
-    assert.throws(() => db.prepare("INSERT INTO audit_checkpoints VALUES (1, 'not a blob', x'00', 1)").run(), /cannot store TEXT value in BLOB column/);
-    db.prepare("INSERT INTO secrets (id, name, type, current_version, created_at, updated_at) VALUES ('s1', 'a', 'generic', 1, 1, 1)").run();
+    assert.throws(
+      () => db.prepare("INSERT INTO audit_checkpoints VALUES (1, 'not a blob', x'00', 1)").run(),
+      /cannot store TEXT value in BLOB column/,
+    );
+    db.prepare(
+      "INSERT INTO secrets (id, name, type, current_version, created_at, updated_at) VALUES ('s1', 'a', 'generic', 1, 1, 1)",
+    ).run();
     db.prepare("INSERT INTO secret_versions VALUES ('s1', 1, x'01', 'current', 1, NULL)").run();
     assert.throws(() => db.prepare("INSERT INTO secret_versions VALUES ('s1', 2, x'01', 'bogus', 1, NULL)").run(), /CHECK constraint/);
     assert.throws(() => db.prepare("INSERT INTO secret_versions VALUES ('nope', 1, x'01', 'current', 1, NULL)").run(), /FOREIGN KEY/);
     assert.throws(
-      () => db.prepare("INSERT INTO secrets (id, name, type, current_version, created_at, updated_at) VALUES ('s2', 'a', 'generic', 1, 1, 1)").run(),
+      () =>
+        db
+          .prepare("INSERT INTO secrets (id, name, type, current_version, created_at, updated_at) VALUES ('s2', 'a', 'generic', 1, 1, 1)")
+          .run(),
       /UNIQUE/,
     );
     db.prepare("DELETE FROM secrets WHERE id = 's1'").run();
-    assert.equal((db.prepare('SELECT count(*) AS n FROM secret_versions').get() as { n: number }).n, 0, 'versions cascade with their secret');
+    assert.equal(
+      (db.prepare('SELECT count(*) AS n FROM secret_versions').get() as { n: number }).n,
+      0,
+      'versions cascade with their secret',
+    );
     assert.throws(
-      () => db.prepare("INSERT INTO grants (id, secret_pattern, effect, scope, created_at, created_by) VALUES ('g', '*', 'allow', 'always', 1, 'x')").run(),
+      () =>
+        db
+          .prepare(
+            "INSERT INTO grants (id, secret_pattern, effect, scope, created_at, created_by) VALUES ('g', '*', 'allow', 'always', 1, 'x')",
+          )
+          .run(),
       /CHECK constraint/,
       'a grant names an agent or a fingerprint',
     );
+  },
+  2(db) {
+    assert.ok(tables(db).includes('proxy_bindings'));
+    assert.deepEqual(Object.keys(columns(db, 'proxy_bindings')), [
+      'name',
+      'upstream',
+      'secret_name',
+      'auth_kind',
+      'auth_name',
+      'auth_template',
+      'allow_rules',
+      'allow_private',
+      'base_url_env',
+      'created_at',
+      'updated_at',
+    ]);
+    assert.equal(columns(db, 'proxy_bindings').name!.pk, 1);
+    const insert = db.prepare(
+      'INSERT INTO proxy_bindings (name, upstream, secret_name, auth_kind, auth_name, auth_template, allow_private, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1)',
+    );
+    insert.run('openai', 'https://api.openai.com', 'openai/key', 'header', 'Authorization', 'Bearer {{value}}', 0);
+    assert.equal(
+      (db.prepare("SELECT allow_rules FROM proxy_bindings WHERE name = 'openai'").get() as { allow_rules: string }).allow_rules,
+      '[]',
+    );
+    assert.throws(() => insert.run('b', 'https://x', 's', 'cookie', 'n', 't', 0), /CHECK constraint/);
+    assert.throws(() => insert.run('c', 'https://x', 's', 'query', 'n', 't', 2), /CHECK constraint/);
+    assert.throws(() => insert.run('openai', 'https://x', 's', 'basic', 'n', 't', 1), /UNIQUE|PRIMARY KEY/);
   },
 };
 
@@ -186,7 +256,10 @@ describe('migrations', () => {
   test('a failing migration leaves the db at the previous version', () => {
     const { db } = freshDb();
     try {
-      const broken = [...MIGRATIONS, { version: MIGRATIONS.length + 1, description: 'broken', up: (d: Db) => d.exec('CREATE TABLE vault (x)') }];
+      const broken = [
+        ...MIGRATIONS,
+        { version: MIGRATIONS.length + 1, description: 'broken', up: (d: Db) => d.exec('CREATE TABLE vault (x)') },
+      ];
       assert.throws(() => migrate(db, broken), /already exists/);
       // The whole list runs in one transaction: nothing of it stays.
       assert.equal(version(db), 0);
@@ -226,7 +299,10 @@ describe('migrations', () => {
         () => openDatabase(dir, { create: false, readonly }),
         (err: unknown) => {
           assert.ok(isAkcError(err, 'CORRUPT'), String(err));
-          assert.match(err.message, new RegExp(`schema version ${LATEST_SCHEMA_VERSION + 1}, newer than this akc understands \\(${LATEST_SCHEMA_VERSION}\\)`));
+          assert.match(
+            err.message,
+            new RegExp(`schema version ${LATEST_SCHEMA_VERSION + 1}, newer than this akc understands \\(${LATEST_SCHEMA_VERSION}\\)`),
+          );
           assert.match(err.hint ?? '', /upgrade/);
           return true;
         },

@@ -8,6 +8,7 @@ import type { CommandContext } from '../context.js';
 import { Host } from '../../core/host/host.js';
 import { NapiKeychain } from '../../core/keychain/napi-keychain.js';
 import { AgentServer } from '../../core/server/server.js';
+import { startProxy, type RunningProxy } from '../../core/proxy/index.js';
 import { streamLogger } from '../../core/logger.js';
 import { loggingApprover, TtyApprover } from '../daemon/tty-approver.js';
 
@@ -32,13 +33,21 @@ export async function daemon(ctx: CommandContext): Promise<number> {
     host.close();
     throw err;
   }
+  // The brokering proxy: proxy.sock beside the agent socket, and loopback TCP.
+  let proxy: RunningProxy | null = null;
+  try {
+    proxy = await startProxy(host, { agentSocketPath: ctx.paths.socket, logger: log });
+    log.info(`proxy on ${[proxy.url, proxy.socketPath].filter(Boolean).join(' and ')}`);
+  } catch (err) {
+    log.warn(`the brokering proxy did not start: ${err instanceof Error ? err.message : String(err)}`);
+  }
 
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info(`stopping (${signal})`);
-    void server.close().finally(() => {
+    void Promise.allSettled([proxy?.close(), server.close()]).finally(() => {
       host.close();
       process.exit(0);
     });

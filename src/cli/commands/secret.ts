@@ -1,10 +1,10 @@
 /** Offline secret administration: set, list, show, rm. Values are never printed. */
 import { AkcError } from '../../shared/errors.js';
-import { isSecretType, SECRET_TYPES, type SecretType } from '../../shared/secrets.js';
+import { isSecretType, SECRET_TYPES, secretNameProblem, type SecretType } from '../../shared/secrets.js';
 import { option, options, UsageError } from '../args.js';
 import { openVault, unlockForWrite, type CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
-import { SecretStore, validateSecretName, type SecretMeta } from '../../core/vault/secrets.js';
+import { SecretStore, type SecretMeta } from '../../core/vault/secrets.js';
 
 function nameArg(ctx: CommandContext): string {
   const [name, extra] = ctx.args.positionals;
@@ -12,7 +12,9 @@ function nameArg(ctx: CommandContext): string {
   if (extra !== undefined) {
     throw new UsageError('unexpected argument after NAME (values never come from the command line; use --value-stdin or the prompt)');
   }
-  validateSecretName(name);
+  // A malformed NAME is a usage error (exit 2), like an unknown --type.
+  const problem = secretNameProblem(name);
+  if (problem) throw new UsageError(`invalid secret name: ${problem}`);
   return name;
 }
 

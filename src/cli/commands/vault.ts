@@ -7,6 +7,7 @@ import { writeJson } from '../io.js';
 import { platformKeychainName } from '../../core/keychain/napi-keychain.js';
 import { vaultPath } from '../../core/store/database.js';
 import { socketIsLive } from '../../core/server/socket-file.js';
+import { configuredProxyPort, proxySocketPath, proxyUrl } from '../../core/proxy/config.js';
 
 export async function init(ctx: CommandContext): Promise<void> {
   const keychain = !flag(ctx.args, 'no-keychain');
@@ -60,15 +61,9 @@ export async function passwd(ctx: CommandContext): Promise<void> {
   }
 }
 
-/** For `passwd --password-stdin`: the new password is line 2. */
-async function secondStdinLine(ctx: CommandContext): Promise<Buffer> {
-  const rest = await ctx.input.value('new password');
-  const nl = rest.indexOf(0x0a);
-  const line = nl === -1 ? rest : rest.subarray(0, nl > 0 && rest[nl - 1] === 0x0d ? nl - 1 : nl);
-  const out = Buffer.from(line);
-  rest.fill(0);
-  if (out.length === 0) throw new AkcError('INVALID_ARGUMENT', 'no new password on line 2 of standard input');
-  return out;
+/** For `passwd --password-stdin`: the new password is line 2 (no --value-stdin needed). */
+function secondStdinLine(ctx: CommandContext): Promise<Buffer> {
+  return ctx.input.secondStdinLine('new password');
 }
 
 export async function keychain(ctx: CommandContext, enabled: boolean): Promise<void> {
@@ -94,6 +89,8 @@ export interface StatusReport {
   host: { running: boolean; vault?: 'locked' | 'unlocked'; pendingApprovals?: number; version?: string };
   keychainUnlock: boolean | null;
   secrets: number | null;
+  /** The brokering proxy: loopback URL (null until a host first chose its port) and Unix socket. */
+  proxy: { url: string | null; socket: string };
 }
 
 export async function status(ctx: CommandContext): Promise<void> {
@@ -107,6 +104,7 @@ export async function status(ctx: CommandContext): Promise<void> {
     host: await hostStatus(ctx.paths.socket),
     keychainUnlock: null,
     secrets: null,
+    proxy: { url: null, socket: proxySocketPath(ctx.paths.socket) },
   };
   if (exists) {
     const vault = await openVault(ctx, { mustExist: false });
@@ -115,6 +113,8 @@ export async function status(ctx: CommandContext): Promise<void> {
         report.vault = report.host.vault ?? 'locked';
         report.keychainUnlock = vault.keychainUnlockEnabled;
         report.secrets = (vault.db.prepare('SELECT count(*) AS n FROM secrets').get() as { n: number }).n;
+        const port = configuredProxyPort(vault.db);
+        report.proxy.url = port ? proxyUrl(port) : null;
       }
     } finally {
       vault.close();
@@ -129,6 +129,7 @@ export async function status(ctx: CommandContext): Promise<void> {
   ];
   if (report.keychainUnlock !== null) lines.push(`keychain   ${report.keychainUnlock ? 'unlock on' : 'unlock off (password only)'}`);
   if (report.secrets !== null) lines.push(`secrets    ${report.secrets}`);
+  lines.push(`proxy      ${report.proxy.url ? `${report.proxy.url} · ` : ''}${report.proxy.socket}`);
   ctx.io.stdout.write(lines.join('\n') + '\n');
 }
 

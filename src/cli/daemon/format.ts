@@ -28,6 +28,7 @@ export function describePending(p: PendingApproval, now: number): string[] {
     `  program  ${shortPath(id.exe)}${id.script ? ` ${shortPath(id.script)}` : ''}   ${BADGE[p.badge]}`,
     `           sha256 ${shortHash(id.exeSha256)} · pid ${id.pid} · uid ${id.uid}`,
   ];
+  if (p.http) lines.push(`  request  ${p.http.method} ${p.http.host}${p.http.path}  (brokering proxy: the value stays in the host)`);
   if (id.cwd) lines.push(`  cwd      ${shortPath(id.cwd, 60)}`);
   if (id.parents.length) {
     const chain = id.parents

@@ -3,7 +3,7 @@
  * entry are committed, and concurrent deliveries share one transaction, so throughput
  * does not pay one commit per request.
  */
-import type { Database } from 'better-sqlite3';
+import type { Database, Transaction } from 'better-sqlite3';
 import type { AuditFields, AuditEntry } from '../audit/chain.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Lease, LeaseStore } from '../policy/leases.js';
@@ -18,15 +18,26 @@ interface Job {
 export class DeliveryWriter {
   private queue: Job[] = [];
   private scheduled = false;
+  /** One batch in one IMMEDIATE transaction; built once, not per flush. */
+  private readonly commit: Transaction<(jobs: Job[]) => AuditEntry[]>;
 
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly audit: AuditLog,
     private readonly leases: LeaseStore,
     private readonly now: () => number,
     private readonly macKey: () => Buffer | null,
     private readonly onAppended: (entries: AuditEntry[]) => void,
-  ) {}
+  ) {
+    this.commit = db.transaction((jobs: Job[]) => {
+      for (const j of jobs) if (j.lease) this.leases.insert(j.lease);
+      return this.audit.appendInTransaction(
+        jobs.flatMap((j) => j.audit),
+        this.now(),
+        this.macKey(),
+      );
+    });
+  }
 
   /** Resolves once the lease and entries are committed; rejects if the commit fails. */
   write(audit: AuditFields[], lease: Omit<Lease, 'revokedAt'> | null = null): Promise<void> {
@@ -44,18 +55,9 @@ export class DeliveryWriter {
     const jobs = this.queue;
     this.queue = [];
     if (jobs.length === 0) return;
-    let appended: AuditEntry[] = [];
+    let appended: AuditEntry[];
     try {
-      this.db
-        .transaction(() => {
-          for (const j of jobs) if (j.lease) this.leases.insert(j.lease);
-          appended = this.audit.appendInTransaction(
-            jobs.flatMap((j) => j.audit),
-            this.now(),
-            this.macKey(),
-          );
-        })
-        .immediate();
+      appended = this.commit.immediate(jobs);
     } catch (err) {
       for (const j of jobs) j.reject(err);
       return;

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { AkcError, isAkcError } from '../../shared/errors.js';
 import type { AuditEntry, AuditFields } from '../audit/chain.js';
 import { ApprovalBroker } from '../approvals/broker.js';
-import type { ApprovalDecision, ApprovalOutcome, ApprovalScope, Approver, PendingApproval } from '../approvals/types.js';
+import type { ApprovalDecision, ApprovalOutcome, ApprovalScope, ApprovalSubject, Approver, PendingApproval } from '../approvals/types.js';
 import { silentApprover } from '../approvals/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { PeerIdentity } from '../identity/index.js';
@@ -65,6 +65,8 @@ export class Host extends EventEmitter<HostEvents> {
   readonly broker: ApprovalBroker;
   readonly clock: Clock;
   private readonly writer: DeliveryWriter;
+  /** Mirrors vault.state === 'unlocked' (kept by the state listener): vault.state reads the database. */
+  private unlocked: boolean;
 
   private constructor(vault: Vault, opts: HostOptions) {
     super();
@@ -87,7 +89,19 @@ export class Host extends EventEmitter<HostEvents> {
       () => vault.auditKey,
       (entries) => this.emit('audit', entries),
     );
-    vault.onStateChange((state) => this.emit('state', state));
+    this.unlocked = vault.state === 'unlocked';
+    vault.onStateChange((state) => (this.unlocked = state === 'unlocked'));
+    vault.onStateChange((state) => {
+      this.emit('state', state);
+      if (state === 'unlocked') this.releaseCoveredRequests();
+    });
+  }
+
+  /** Requests that waited only for the unlock (a grant covers them) go ahead once it comes. */
+  private releaseCoveredRequests(): void {
+    for (const p of this.broker.list()) {
+      if (p.coveredByGrant) this.broker.decide(p.id, { allow: true, scope: 'once', block: false, by: 'unlock' });
+    }
   }
 
   /** Opens the vault in `dataDir` (locked). NOT_INITIALIZED when there is none. */
@@ -201,12 +215,12 @@ export class Host extends EventEmitter<HostEvents> {
     let grant = this.grants.decide(requester, params.name, this.clock.now());
     if (grant?.effect === 'deny') return deny(`blocked by grant ${grant.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
 
-    if (this.vault.state !== 'unlocked' || !grant) {
+    if (!this.unlocked || !grant) {
       const outcome = await this.askHuman(requester, [params.name], purpose, Boolean(grant), onPending);
       if (outcome.kind !== 'decided') {
         const locked = this.vault.state !== 'unlocked';
         if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
-        if (grant && locked) return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
+        if (locked) return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
         return deny('approval timeout', new AkcError('APPROVAL_TIMEOUT', 'nobody answered the approval request in time'));
       }
       const d = outcome.decision;
@@ -218,6 +232,130 @@ export class Host extends EventEmitter<HostEvents> {
       return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
     }
     return this.deliver(requester, meta, params.version, purpose, grant);
+  }
+
+  /**
+   * An agent asks for several secrets at once (`secret.getMany`, used by `akc run` and
+   * `akc inject`): ONE approval covers every name no grant covers (or all of them while
+   * the vault is locked); a refusal, a timeout or a missing name fails the whole call.
+   * Each value is delivered with its own lease and `secret.deliver` audit entry.
+   */
+  async getSecrets(
+    requester: Requester,
+    params: { names: string[]; purpose?: string },
+    onPending: (p: PendingApproval) => void,
+  ): Promise<DeliveredSecret[]> {
+    const who = this.who(requester);
+    const purpose = params.purpose ?? null;
+    const names = [...new Set(params.names)];
+    const deny = async (reason: string, err: AkcError, secrets = names): Promise<never> => {
+      await this.writer.write([{ ...who, event: 'secret.deny', secret: secrets.join(','), decision: 'deny', purpose, reason }]);
+      throw err;
+    };
+    try {
+      this.broker.checkRateLimit(requester.fingerprint);
+    } catch (err) {
+      return deny('rate limited', err as AkcError);
+    }
+    const metas: SecretMeta[] = [];
+    for (const name of names) {
+      const meta = this.secrets.find(name);
+      if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${name}`), [name]);
+      metas.push(meta);
+    }
+    const now = this.clock.now();
+    const grants = new Map<string, Grant | null>();
+    for (const name of names) {
+      const g = this.grants.decide(requester, name, now);
+      if (g?.effect === 'deny') return deny(`blocked by grant ${g.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
+      grants.set(name, g);
+    }
+    const uncovered = names.filter((n) => !grants.get(n));
+    if (this.vault.state !== 'unlocked' || uncovered.length > 0) {
+      const asked = uncovered.length > 0 ? uncovered : names;
+      const outcome = await this.askHuman(requester, asked, purpose, uncovered.length === 0, onPending);
+      if (outcome.kind !== 'decided') {
+        if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
+        if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
+        return deny('approval timeout', new AkcError('APPROVAL_TIMEOUT', 'nobody answered the approval request in time'));
+      }
+      const d = outcome.decision;
+      if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
+      if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
+      for (const name of uncovered) grants.set(name, this.grants.get(this.lastGrantFor(requester, name)) ?? null);
+    }
+    for (const name of names) {
+      const g = grants.get(name) ?? null;
+      if (g && !this.grants.consume(g)) return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
+    }
+    // Queued together, the deliveries share one audit/lease transaction (DeliveryWriter).
+    const settled = await Promise.allSettled(metas.map((m) => this.deliver(requester, m, undefined, purpose, grants.get(m.name) ?? null)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      for (const r of settled) if (r.status === 'fulfilled') r.value.value.fill(0);
+      throw failed.reason;
+    }
+    return settled.map((r) => (r as PromiseFulfilledResult<DeliveredSecret>).value);
+  }
+
+  /**
+   * The brokering proxy asks to use a secret for ONE outbound HTTP request on behalf of
+   * `requester` (src/core/proxy). Same policy as `getSecret` (grants per secret name,
+   * deny-by-default, approval, unlock), but the prompt shows the request's method, host
+   * and path, and the value never leaves the host: it is returned to the proxy (which
+   * zeroes it) instead of to the agent, so there is no lease. Refusals are audited here as
+   * `proxy.deny` (with `detail` plus method/host/path); the proxy audits the request
+   * itself (`proxy.request`, with status, bytes and latency) once it has completed.
+   */
+  async authorizeProxy(
+    requester: Requester,
+    params: {
+      secret: string;
+      http: { method: string; host: string; path: string };
+      purpose?: string | null;
+      detail?: Record<string, unknown>;
+    },
+    onPending: (p: PendingApproval) => void,
+  ): Promise<{ value: Buffer; version: number; grantId: string | null }> {
+    const who = this.who(requester);
+    const purpose = params.purpose ?? null;
+    const http = { method: params.http.method, host: params.http.host, path: params.http.path };
+    const detail = { ...params.detail, ...http };
+    const deny = async (reason: string, err: AkcError): Promise<never> => {
+      await this.writer.write([{ ...who, event: 'proxy.deny', secret: params.secret, decision: 'deny', purpose, reason, detail }]);
+      throw err;
+    };
+    try {
+      this.broker.checkRateLimit(requester.fingerprint);
+    } catch (err) {
+      return deny('rate limited', err as AkcError);
+    }
+    const meta = this.secrets.find(params.secret);
+    if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${params.secret}`));
+    let grant = this.grants.decide(requester, params.secret, this.clock.now());
+    if (grant?.effect === 'deny') return deny(`blocked by grant ${grant.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
+    if (this.vault.state !== 'unlocked' || !grant) {
+      let outcome: ApprovalOutcome;
+      try {
+        outcome = await this.askHuman(requester, [params.secret], purpose, Boolean(grant), onPending, http);
+      } catch (err) {
+        if (isAkcError(err)) return deny(err.code === 'RATE_LIMITED' ? 'rate limited' : err.message, err);
+        throw err;
+      }
+      if (outcome.kind !== 'decided') {
+        if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
+        if (this.vault.state !== 'unlocked')
+          return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
+        return deny('approval timeout', new AkcError('APPROVAL_TIMEOUT', 'nobody answered the approval request in time'));
+      }
+      const d = outcome.decision;
+      if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
+      if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
+      if (!grant) grant = this.grants.get(this.lastGrantFor(requester, params.secret)) ?? null;
+    }
+    if (grant && !this.grants.consume(grant)) return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
+    const revealed = this.secrets.reveal(meta.name);
+    return { value: revealed.value, version: revealed.version, grantId: grant?.id ?? null };
   }
 
   private who(r: Requester): Pick<AuditFields, 'agent' | 'pid' | 'exe'> {
@@ -280,11 +418,12 @@ export class Host extends EventEmitter<HostEvents> {
     purpose: string | null,
     coveredByGrant: boolean,
     onPending: (p: PendingApproval) => void,
+    http: ApprovalSubject['http'] = null,
   ): Promise<ApprovalOutcome> {
     const needsUnlock = this.vault.state !== 'unlocked';
     let announced = false;
     const outcome = await this.broker.request(
-      { requester, secrets, purpose },
+      { requester, secrets, purpose, ...(http ? { http } : {}) },
       { badge: this.grants.history(requester.identity.exe, requester.identity.exeSha256), needsUnlock, coveredByGrant },
       (p) => {
         onPending(p);
@@ -314,6 +453,8 @@ export class Host extends EventEmitter<HostEvents> {
       if (!password) throw new AkcError('WRONG_PASSWORD', 'this decision needs the master password');
       if (this.vault.state !== 'unlocked') await this.unlockWithPassword(password, decision.by);
       else await this.vault.verifyPassword(password);
+      // The unlock itself releases requests a grant already covers: nothing is left to decide.
+      if (!this.broker.get(approvalId)) return pending;
     }
     const r = pending.requester;
     const now = this.clock.now();

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
 import { hashExecutable } from '../identity/exe-hash.js';
 import type { PeerIdentity } from '../identity/index.js';
@@ -80,6 +80,9 @@ export async function prepareAgent(input: AgentInput): Promise<Omit<AgentRecord,
 }
 
 export class AgentRegistry {
+  /** match() runs on every agent request; its statements (by number of paths) are prepared once. */
+  private readonly matchStmts = new Map<number, Statement>();
+
   constructor(private readonly db: Database) {}
 
   /** Inserts or replaces (by name) an agent. Call inside the caller's durable transaction. */
@@ -131,11 +134,16 @@ export class AgentRegistry {
   async match(identity: PeerIdentity, hint?: string): Promise<AgentRecord | null> {
     const paths = [identity.exe, identity.script].filter((p): p is string => Boolean(p));
     if (paths.length === 0) return null;
-    const candidates = (
-      this.db
-        .prepare(`SELECT * FROM agents WHERE revoked_at IS NULL AND exe_path IN (${paths.map(() => '?').join(',')}) ORDER BY name`)
-        .all(...paths) as AgentRow[]
-    ).map(toRecord);
+    let stmt = this.matchStmts.get(paths.length);
+    if (!stmt) {
+      stmt = this.db.prepare(
+        `SELECT * FROM agents WHERE revoked_at IS NULL AND exe_path IN (${paths.map(() => '?').join(',')}) ORDER BY name`,
+      );
+      this.matchStmts.set(paths.length, stmt);
+    }
+    const rows = stmt.all(...paths) as AgentRow[];
+    if (rows.length === 0) return null;
+    const candidates = rows.map(toRecord);
     const matching: AgentRecord[] = [];
     for (const a of candidates) if (await matches(a, identity)) matching.push(a);
     if (matching.length === 0) return null;

@@ -20,6 +20,7 @@ export function summarizeApproval(p: PendingApproval): ApprovalSummary {
     createdAt: new Date(p.createdAt).toISOString(),
     expiresAt: new Date(p.expiresAt).toISOString(),
     needsUnlock: p.needsUnlock,
+    ...(p.http ? { http: p.http } : {}),
   };
 }
 

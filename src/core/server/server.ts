@@ -228,17 +228,55 @@ class Connection {
           delivered.value.fill(0);
         }
       }
+      case 'secret.getMany': {
+        const requester = await host.requesterFor(session);
+        const delivered = await host.getSecrets(requester, parsed.params, (p) =>
+          this.send({
+            jsonrpc: '2.0',
+            method: APPROVAL_PENDING,
+            params: { id, approvalId: p.id, expiresAt: new Date(p.expiresAt).toISOString() },
+          }),
+        );
+        try {
+          const result = {
+            secrets: delivered.map((d) => ({
+              name: d.name,
+              version: d.version,
+              type: d.type,
+              value: d.value.toString('utf8'),
+              lease: { id: d.lease.id, expiresAt: new Date(d.lease.expiresAt).toISOString() },
+            })),
+          };
+          // The answer must fit one frame (§8); otherwise end the leases and say so.
+          if (Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', id, result })) > MAX_FRAME_BYTES) {
+            for (const d of delivered) host.revokeOwnLease(requester, d.lease.id);
+            throw new RpcFailure(
+              rpcError('INVALID_PARAMS', `the values together exceed the ${MAX_FRAME_BYTES}-byte frame limit; ask for fewer secrets at a time`),
+            );
+          }
+          return result;
+        } finally {
+          for (const d of delivered) d.value.fill(0);
+        }
+      }
       case 'lease.list': {
         const requester = await host.requesterFor(session);
-        return {
-          leases: host.listLeases(requester).map((l) => ({
-            id: l.id,
-            secret: l.secretName,
-            version: l.version,
-            issuedAt: new Date(l.issuedAt).toISOString(),
-            expiresAt: new Date(l.expiresAt).toISOString(),
-          })),
-        };
+        const leases = host.listLeases(requester).map((l) => ({
+          id: l.id,
+          secret: l.secretName,
+          version: l.version,
+          issuedAt: new Date(l.issuedAt).toISOString(),
+          expiresAt: new Date(l.expiresAt).toISOString(),
+        }));
+        // The answer must fit one frame (§8), or clients drop the connection: the newest
+        // leases (listed first) that fit.
+        let bytes = Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', id, result: { leases: [] } }));
+        let fit = 0;
+        for (; fit < leases.length; fit++) {
+          bytes += Buffer.byteLength(JSON.stringify(leases[fit])) + (fit > 0 ? 1 : 0);
+          if (bytes > MAX_FRAME_BYTES) break;
+        }
+        return { leases: leases.slice(0, fit) };
       }
       case 'lease.revoke': {
         const requester = await host.requesterFor(session);

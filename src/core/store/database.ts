@@ -57,8 +57,12 @@ export function openDatabase(dataDir: string, opts: OpenOptions): Db | null {
     throw corrupt(file, cause);
   }
   try {
-    configure(db, opts.readonly ?? false);
+    // Reading the schema forces SQLite to parse the header: a random file fails here.
+    db.pragma('schema_version');
+    // Identity first: another application's database must be refused before any pragma
+    // below changes it (journal_mode = WAL is persistent and would rewrite its header).
     checkIdentity(db, file);
+    configure(db, opts.readonly ?? false);
     if (!opts.readonly) migrate(db, opts.migrations ?? MIGRATIONS);
     else if (userVersion(db) !== (opts.migrations ?? MIGRATIONS).at(-1)!.version) {
       throw new AkcError('CORRUPT', `vault at ${file} needs a schema upgrade; open it read-write first`);
@@ -79,8 +83,6 @@ function corrupt(file: string, cause: unknown): AkcError {
 }
 
 function configure(db: Db, readonly: boolean): void {
-  // Reading the schema forces SQLite to parse the header: a random file fails here.
-  db.pragma('schema_version');
   if (!readonly) db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -127,6 +127,30 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    description: 'proxy bindings for the brokering proxy',
+    up(db) {
+      // One row per `akc proxy add NAME`: where requests go, which secret they carry and
+      // how (auth_kind + auth_name + auth_template), which method/path globs are allowed
+      // (JSON array of "METHOD /glob"), and whether a private upstream address is allowed.
+      db.exec(`
+        CREATE TABLE proxy_bindings (
+          name           TEXT PRIMARY KEY,
+          upstream       TEXT NOT NULL,
+          secret_name    TEXT NOT NULL,
+          auth_kind      TEXT NOT NULL CHECK (auth_kind IN ('header', 'query', 'basic')),
+          auth_name      TEXT NOT NULL,
+          auth_template  TEXT NOT NULL,
+          allow_rules    TEXT NOT NULL DEFAULT '[]',
+          allow_private  INTEGER NOT NULL DEFAULT 0 CHECK (allow_private IN (0, 1)),
+          base_url_env   TEXT,
+          created_at     INTEGER NOT NULL,
+          updated_at     INTEGER NOT NULL
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -111,11 +111,7 @@ export class Vault {
    * stored in the OS keychain and the vault key is also wrapped under it.
    */
   async init(password: Buffer, opts: { keychain: boolean; kdf?: KdfParams }): Promise<void> {
-    if (this.dbHandle && this.row()) {
-      throw new AkcError('ALREADY_INITIALIZED', `a vault already exists in ${this.dataDir}`, {
-        hint: 'use `akc passwd` to change its password, or set AKC_HOME to create another vault elsewhere',
-      });
-    }
+    if (this.dbHandle && this.row()) throw alreadyInitialized(this.dataDir);
     checkPasswordShape(password);
     const kdf = opts.kdf ?? kdfParamsForNewVault();
     const id = randomUUID();
@@ -123,6 +119,7 @@ export class Vault {
     const dek = newKey();
     const kek = await deriveKek(password, salt, kdf);
     let unlockKey: Buffer | null = null;
+    let keychainStored = false;
     try {
       const wrappedPw = wrapVaultKey(kek, dek, id, 'password');
       let wrappedKc: Buffer | null = null;
@@ -131,10 +128,14 @@ export class Vault {
         wrappedKc = wrapVaultKey(unlockKey, dek, id, 'keychain');
         // Store the keychain entry before the vault row: a failure here leaves nothing behind.
         await this.keychain.set(id, unlockKey.toString('base64'));
+        keychainStored = true;
       }
       this.dbHandle ??= openDatabase(this.dataDir, { create: true });
       const now = this.clock.now();
       durableTransaction(this.db, () => {
+        // Checked again under the write lock: another process may have created the vault
+        // since the check above (two `akc init` at once).
+        if (this.row()) throw alreadyInitialized(this.dataDir);
         this.db
           .prepare(
             'INSERT INTO vault (singleton, id, kdf, salt, wrapped_key_pw, wrapped_key_kc, created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)',
@@ -145,10 +146,20 @@ export class Vault {
       this.appendAudit({ event: 'vault.init', reason: opts.keychain ? 'keychain unlock on' : 'keychain unlock off' });
     } catch (err) {
       wipe(dek);
+      // No vault row refers to this id: do not leave its unlock key in the OS keychain.
+      if (keychainStored && !this.keychainEntryInUse(id)) await this.keychain.delete(id).catch(() => false);
       throw err;
     } finally {
       wipe(kek);
       wipe(unlockKey);
+    }
+  }
+
+  private keychainEntryInUse(id: string): boolean {
+    try {
+      return this.row()?.id === id;
+    } catch {
+      return false;
     }
   }
 
@@ -332,6 +343,12 @@ export class Vault {
     if (!row) throw notInitialized();
     return row;
   }
+}
+
+function alreadyInitialized(dataDir: string): AkcError {
+  return new AkcError('ALREADY_INITIALIZED', `a vault already exists in ${dataDir}`, {
+    hint: 'use `akc passwd` to change its password, or set AKC_HOME to create another vault elsewhere',
+  });
 }
 
 function notInitialized(): AkcError {

@@ -1,0 +1,230 @@
+/**
+ * `akc run --env VAR=NAME… [--purpose P] [--no-redact] -- CMD ARGS…` (DESIGN §9): gets
+ * every secret under one approval (`secret.getMany`), starts CMD without a shell with the
+ * values only in its environment, passes stdin through, and relays its stdout/stderr
+ * through the streaming redactor so no delivered value (nor its base64, base64url, hex or
+ * URL-encoded form) reaches our output. The exit status is passed through (a signal
+ * death is re-raised on ourselves, else 128+n); SIGINT, SIGTERM and SIGHUP are forwarded
+ * to the child; the leases end when the child does.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { connect, type KeychainClient } from '../../sdk/index.js';
+import { MAX_GET_MANY_NAMES, MAX_PURPOSE_LENGTH, type SecretGetResult } from '../../shared/protocol.js';
+import { secretNameProblem } from '../../shared/secrets.js';
+import { AkcError } from '../../shared/errors.js';
+import { RedactionSet, type RedactStream } from '../../core/redact/redactor.js';
+import { flag, option, options, UsageError } from '../args.js';
+import type { CommandContext } from '../context.js';
+import { printError } from '../io.js';
+
+const CLI_CLIENT = { name: 'akc', version: '0.1.0' };
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Marks a request whose output will not be redacted; shown in the approval and the audit log. */
+export const NO_REDACT_MARK = '[no-redact]';
+
+export interface EnvBinding {
+  variable: string;
+  secret: string;
+}
+
+/** Parses `--env VAR=NAME` values (VAR a portable variable name, NAME a secret name). */
+export function parseEnvBindings(specs: readonly string[]): EnvBinding[] {
+  if (specs.length === 0) throw new UsageError('give at least one --env VAR=NAME');
+  const seen = new Set<string>();
+  const bindings = specs.map((spec) => {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--env takes VAR=NAME (got ${JSON.stringify(spec.slice(0, 64))})`);
+    const variable = spec.slice(0, eq);
+    const secret = spec.slice(eq + 1);
+    if (!ENV_NAME.test(variable)) throw new UsageError(`--env: ${JSON.stringify(variable.slice(0, 64))} is not a valid variable name`);
+    const problem = secretNameProblem(secret);
+    if (problem !== null) throw new UsageError(`--env ${variable}: ${problem}`);
+    if (seen.has(variable)) throw new UsageError(`--env ${variable} given twice`);
+    seen.add(variable);
+    return { variable, secret };
+  });
+  if (new Set(bindings.map((b) => b.secret)).size > MAX_GET_MANY_NAMES) {
+    throw new UsageError(`at most ${MAX_GET_MANY_NAMES} different secrets per run`);
+  }
+  return bindings;
+}
+
+/** The purpose sent to the host; `--no-redact` is appended so the approval and audit show it. */
+export function purposeWith(purpose: string | undefined, noRedact: boolean): string | undefined {
+  if (!noRedact) return purpose;
+  if (purpose === undefined || purpose === '') return NO_REDACT_MARK;
+  const room = MAX_PURPOSE_LENGTH - NO_REDACT_MARK.length - 1;
+  return `${purpose.slice(0, room)} ${NO_REDACT_MARK}`;
+}
+
+/** Connects as the CLI (with the --agent hint if given). */
+export function connectCli(ctx: CommandContext): Promise<KeychainClient> {
+  const agent = option(ctx.args, 'agent');
+  return connect({ socketPath: ctx.paths.socket, client: CLI_CLIENT, ...(agent ? { agent } : {}) });
+}
+
+/** Gets the secrets under one approval, printing "waiting for approval" while it waits. */
+export async function fetchSecrets(ctx: CommandContext, names: string[], purpose: string | undefined): Promise<SecretGetResult[]> {
+  const client = await connectCli(ctx);
+  try {
+    return await client.getSecrets(names, {
+      ...(purpose !== undefined ? { purpose } : {}),
+      onPending: (p) => {
+        const secs = Math.max(0, Math.round((Date.parse(p.expiresAt) - Date.now()) / 1000));
+        ctx.note(
+          `waiting for approval of ${names.length === 1 ? names[0] : `${names.length} secrets (${names.join(', ')})`} in the Agent Keychain app or daemon (request ${p.approvalId}, ${secs} s)…`,
+        );
+      },
+    });
+  } finally {
+    await client.close();
+  }
+}
+
+/** Ends the leases (best effort: the host may be gone; they expire anyway). */
+export async function revokeLeases(ctx: CommandContext, leases: readonly string[]): Promise<void> {
+  if (leases.length === 0) return;
+  let client: KeychainClient | null = null;
+  try {
+    client = await connectCli(ctx);
+    for (const id of leases) await client.revokeLease(id);
+  } catch (err) {
+    ctx.note(`warning: failed to end the leases (${err instanceof Error ? err.message : String(err)}); they expire on their own`);
+  } finally {
+    await client?.close();
+  }
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const bindings = parseEnvBindings(options(ctx.args, 'env'));
+  if (ctx.args.positionals.length > 0) {
+    throw new UsageError('put the command after --: akc run --env VAR=NAME -- CMD ARGS…');
+  }
+  const [cmd, ...cmdArgs] = ctx.args.rest;
+  if (!ctx.args.restGiven || cmd === undefined || cmd === '') throw new UsageError('no command: akc run --env VAR=NAME -- CMD ARGS…');
+  const noRedact = flag(ctx.args, 'no-redact');
+  const names = [...new Set(bindings.map((b) => b.secret))];
+
+  const secrets = await fetchSecrets(ctx, names, purposeWith(option(ctx.args, 'purpose'), noRedact));
+  const byName = new Map(secrets.map((s) => [s.name, s]));
+  const leases = secrets.map((s) => s.lease.id);
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  for (const b of bindings) childEnv[b.variable] = byName.get(b.secret)!.value;
+  let redaction: RedactionSet | null = null;
+  if (!noRedact) {
+    const values = secrets.map((s) => ({ label: s.name, value: Buffer.from(s.value, 'utf8') }));
+    redaction = new RedactionSet(values);
+    for (const v of values) v.value.fill(0);
+  }
+  if (noRedact) ctx.note('warning: --no-redact: the output is not redacted (this is recorded in the audit log)');
+
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd, cmdArgs, {
+      env: childEnv,
+      stdio: ['inherit', noRedact ? 'inherit' : 'pipe', noRedact ? 'inherit' : 'pipe'],
+    });
+  } catch (err) {
+    redaction?.destroy();
+    await revokeLeases(ctx, leases);
+    printError(ctx.io, new AkcError('INVALID_ARGUMENT', `failed to start ${cmd}: ${(err as Error).message}`));
+    return 126;
+  }
+  // Our references to the values go now; the child has its own copy of the environment.
+  for (const b of bindings) delete childEnv[b.variable];
+  secrets.length = 0;
+  byName.clear();
+
+  const forwarders = FORWARDED_SIGNALS.map((signal) => {
+    const handler = (): void => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    };
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  });
+
+  const relays: Promise<void>[] = [];
+  if (redaction) {
+    relays.push(relay(child.stdout!, redaction.stream(), ctx.io.stdout as Writable));
+    relays.push(relay(child.stderr!, redaction.stream(), ctx.io.stderr as Writable));
+  }
+
+  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
+    child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  await Promise.all(relays);
+  for (const off of forwarders) off();
+  redaction?.destroy();
+  await revokeLeases(ctx, leases);
+
+  if (outcome.error) {
+    // As shells do: 127 for a command that is not there, 126 for one that cannot run.
+    const notFound = outcome.error.code === 'ENOENT';
+    printError(ctx.io, new AkcError('INVALID_ARGUMENT', `failed to start ${cmd}: ${notFound ? 'command not found' : outcome.error.message}`));
+    return notFound ? 127 : 126;
+  }
+  if (outcome.signal) {
+    await drained(ctx.io.stdout as Writable);
+    await drained(ctx.io.stderr as Writable);
+    return reraise(outcome.signal);
+  }
+  return outcome.code ?? 1;
+}
+
+/** Copies `src` through the redactor to `dest` (without ending dest); resolves at the end. */
+function relay(src: Readable, redactor: RedactStream, dest: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      dest.off('error', onDestError);
+      resolve();
+    };
+    // Our output went away (EPIPE): stop reading, so the child sees a closed pipe too.
+    const onDestError = (): void => {
+      src.destroy();
+      redactor.destroy();
+      finish();
+    };
+    dest.on('error', onDestError);
+    // A source that closes without an 'end' (failed spawn, error) still ends the redactor.
+    const endRedactor = (): void => {
+      if (!redactor.writableEnded) redactor.end();
+    };
+    src.on('error', endRedactor);
+    src.on('close', endRedactor);
+    redactor.on('error', finish);
+    redactor.on('end', finish);
+    redactor.on('close', finish);
+    src.pipe(redactor).pipe(dest, { end: false });
+  });
+}
+
+function drained(stream: Writable): Promise<void> {
+  if (!stream.writableLength || stream.writableLength === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('drain', resolve);
+    stream.once('error', () => resolve());
+  });
+}
+
+/**
+ * Dies of the child's signal (so our parent sees the same thing), or, for a signal that
+ * does not kill us by default (SIGPIPE is ignored by Node), exits 128+n.
+ */
+async function reraise(signal: NodeJS.Signals): Promise<number> {
+  const n = os.constants.signals[signal] ?? 0;
+  try {
+    process.kill(process.pid, signal);
+  } catch {
+    return 128 + n;
+  }
+  // Still alive (the signal is ignored or handled): give it a moment, then exit 128+n.
+  await new Promise((r) => setTimeout(r, 200));
+  return 128 + n;
+}

@@ -1,0 +1,721 @@
+/**
+ * Secrets: a dense table with search and type filter; a side panel with metadata,
+ * versions, grants and actions. Values never reach the renderer except through an
+ * explicit, confirmed reveal, and are dropped again after 30 s.
+ */
+import { useEffect, useId, useMemo, useRef, useState } from 'react';
+import type { SecretDetail, SecretRow } from '../../shared/contract';
+import { SECRET_TYPES, secretNameProblem, type SecretType } from '../../shared/secrets';
+import { Icon } from '../components/Icon';
+import { Badge, Button, Dialog, EmptyState, ErrorNote, Field, IconButton, RelTime, Spinner, useSharedNow, useToast } from '../components/ui';
+import { api, toUiError, type UiError } from '../lib/api';
+import { formatCountdown, formatCount, sentence } from '../lib/format';
+import { useEvent, useLoad, useNow } from '../lib/hooks';
+import { GrantScope, PageHeader, TimeLeft, TYPE_LABELS } from './common';
+
+export const REVEAL_SECONDS = 30;
+
+function UsedBy({ names }: { names: string[] }) {
+  if (names.length === 0) return <span className="muted">—</span>;
+  const shown = names.slice(0, 2).join(', ');
+  return (
+    <span title={names.join(', ')}>
+      {shown}
+      {names.length > 2 ? <span className="muted"> +{names.length - 2}</span> : null}
+    </span>
+  );
+}
+
+export function Secrets() {
+  const list = useLoad(() => api().listSecrets({}));
+  const [query, setQuery] = useState('');
+  const [type, setType] = useState<SecretType | ''>('');
+  const [selected, setSelected] = useState<string | null>(null);
+  const [adding, setAdding] = useState(false);
+  const toast = useToast();
+
+  useEvent('secretsChanged', () => void list.reload());
+
+  const rows = useMemo(() => {
+    const q = query.trim().toLowerCase();
+    return (list.data ?? [])
+      .filter((s) => !type || s.type === type)
+      .filter(
+        (s) =>
+          !q ||
+          s.name.toLowerCase().includes(q) ||
+          s.description.toLowerCase().includes(q) ||
+          s.owner.toLowerCase().includes(q) ||
+          s.tags.some((t) => t.toLowerCase().includes(q)),
+      )
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }, [list.data, query, type]);
+
+  const total = list.data?.length ?? 0;
+  const filtered = query !== '' || type !== '';
+
+  return (
+    <div className="page">
+      <PageHeader
+        title="Secrets"
+        meta={list.data ? <span className="num">{formatCount(total)}</span> : null}
+        actions={
+          <Button variant="primary" icon="plus" onClick={() => setAdding(true)}>
+            Add secret
+          </Button>
+        }
+      />
+      <div className="toolbar">
+        <div className="search">
+          <Icon name="search" size={14} />
+          <input
+            className="input"
+            type="search"
+            placeholder="Search names, descriptions, tags"
+            aria-label="Search secrets"
+            value={query}
+            onChange={(e) => setQuery(e.currentTarget.value)}
+          />
+        </div>
+        <select className="select" aria-label="Filter by type" value={type} onChange={(e) => setType(e.currentTarget.value as SecretType | '')}>
+          <option value="">All types</option>
+          {SECRET_TYPES.map((t) => (
+            <option key={t} value={t}>
+              {TYPE_LABELS[t]}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className={`split ${selected ? 'split-open' : ''}`}>
+        <div className="table-wrap">
+          {list.error ? (
+            <div className="pad">
+              <ErrorNote error={list.error} onRetry={() => void list.reload()} />
+            </div>
+          ) : !list.data ? (
+            <Spinner label="Loading secrets" />
+          ) : total === 0 ? (
+            <EmptyState
+              icon="key"
+              title="No secrets yet"
+              action={
+                <Button variant="primary" icon="plus" onClick={() => setAdding(true)}>
+                  Add secret
+                </Button>
+              }
+            >
+              Add your first secret here, or from a terminal with <code>akc secret set NAME</code>. Agents ask for it by name.
+            </EmptyState>
+          ) : rows.length === 0 ? (
+            <EmptyState
+              icon="search"
+              title="No secrets match"
+              action={
+                <Button
+                  onClick={() => {
+                    setQuery('');
+                    setType('');
+                  }}
+                >
+                  Clear filters
+                </Button>
+              }
+            >
+              Nothing matches {query ? <>“{query}”</> : 'this filter'}
+              {type ? <> in {TYPE_LABELS[type]}</> : null}.
+            </EmptyState>
+          ) : (
+            <table className="table" aria-label="Secrets">
+              <thead>
+                <tr>
+                  <th className="col-name">Name</th>
+                  <th className="col-type">Type</th>
+                  <th className="col-used">Last used</th>
+                  <th className="col-by">Used by</th>
+                  <th className="col-ver num">Version</th>
+                </tr>
+              </thead>
+              <tbody>
+                {rows.map((s) => (
+                  <SecretRowView key={s.name} s={s} selected={selected === s.name} onOpen={() => setSelected(s.name)} />
+                ))}
+              </tbody>
+            </table>
+          )}
+          {filtered && rows.length > 0 ? (
+            <div className="table-foot muted num">
+              {formatCount(rows.length)} of {formatCount(total)}
+            </div>
+          ) : null}
+        </div>
+        {selected ? <SecretPanel key={selected} name={selected} onClose={() => setSelected(null)} onDeleted={() => setSelected(null)} /> : null}
+      </div>
+      {adding ? (
+        <SecretFormDialog
+          mode="add"
+          existing={new Set((list.data ?? []).map((s) => s.name))}
+          onClose={() => setAdding(false)}
+          onSaved={(name, version) => {
+            setAdding(false);
+            toast.show(`Saved ${name} · v${version}`);
+            void list.reload();
+            setSelected(name);
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}
+
+function SecretRowView({ s, selected, onOpen }: { s: SecretRow; selected: boolean; onOpen: () => void }) {
+  return (
+    <tr
+      className={`row ${selected ? 'selected' : ''}`}
+      tabIndex={0}
+      aria-selected={selected}
+      onClick={onOpen}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          onOpen();
+        }
+      }}
+    >
+      <td className="col-name">
+        <div className="cell-name">
+          <span className="secret-name">{s.name}</span>
+          {s.description ? <span className="cell-desc">{s.description}</span> : null}
+        </div>
+      </td>
+      <td className="col-type">
+        <span className="type-tag">{TYPE_LABELS[s.type]}</span>
+      </td>
+      <td className="col-used">
+        <RelTime ms={s.lastUsedAt} />
+      </td>
+      <td className="col-by">
+        <UsedBy names={s.usedBy} />
+      </td>
+      <td className="col-ver num">v{s.currentVersion}</td>
+    </tr>
+  );
+}
+
+// ------------------------------------------------------------------------------ panel
+
+interface Revealed {
+  version: number;
+  value: string;
+  until: number;
+}
+
+function SecretPanel({ name, onClose, onDeleted }: { name: string; onClose: () => void; onDeleted: () => void }) {
+  const detail = useLoad(() => api().getSecretDetail({ name }), [name]);
+  const [confirmReveal, setConfirmReveal] = useState<number | null>(null);
+  const [revealed, setRevealed] = useState<Revealed | null>(null);
+  const [editing, setEditing] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [actionError, setActionError] = useState<UiError | null>(null);
+  const toast = useToast();
+  const now = useSharedNow();
+  const headId = useId();
+  const closeRef = useRef<HTMLButtonElement>(null);
+
+  useEvent('secretsChanged', () => void detail.reload());
+
+  // Drop the value when the time is up (and on unmount, with the component's state).
+  useEffect(() => {
+    if (!revealed) return;
+    const t = setTimeout(() => setRevealed(null), Math.max(0, revealed.until - Date.now()));
+    return () => clearTimeout(t);
+  }, [revealed]);
+
+  useEffect(() => {
+    closeRef.current?.focus();
+  }, []);
+
+  const copy = async (version?: number) => {
+    setActionError(null);
+    try {
+      const r = await api().copySecret(version ? { name, version } : { name });
+      toast.show(`Copied · clears in ${r.clearsInSeconds} s`);
+    } catch (err) {
+      setActionError(toUiError(err));
+    }
+  };
+
+  const reveal = async (version: number) => {
+    setConfirmReveal(null);
+    setActionError(null);
+    try {
+      const r = await api().revealSecret({ name, version });
+      setRevealed({ version: r.version, value: r.value, until: Date.now() + REVEAL_SECONDS * 1000 });
+    } catch (err) {
+      setActionError(toUiError(err));
+    }
+  };
+
+  const d: SecretDetail | null = detail.data;
+  return (
+    <aside
+      className="panel"
+      aria-labelledby={headId}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape' && !e.defaultPrevented) onClose();
+      }}
+    >
+      <div className="panel-head">
+        <div className="panel-title-wrap">
+          <h2 className="panel-title" id={headId} title={name}>
+            {name}
+          </h2>
+          {d ? <span className="type-tag">{TYPE_LABELS[d.type]}</span> : null}
+        </div>
+        <IconButton ref={closeRef} icon="x" label="Close details" onClick={onClose} />
+      </div>
+      {detail.error ? (
+        <div className="pad">
+          <ErrorNote error={detail.error} onRetry={() => void detail.reload()} />
+        </div>
+      ) : !d ? (
+        <Spinner label="Loading" />
+      ) : (
+        <div className="panel-body">
+          {d.description ? <p className="panel-desc">{d.description}</p> : <p className="panel-desc muted">No description.</p>}
+
+          <div className="panel-actions">
+            <Button size="sm" icon="copy" onClick={() => void copy()}>
+              Copy
+            </Button>
+            <Button size="sm" icon="edit" onClick={() => setEditing(true)}>
+              Edit
+            </Button>
+            <span className="spacer" />
+            <Button size="sm" variant="danger-ghost" icon="trash" onClick={() => setDeleting(true)}>
+              Delete
+            </Button>
+          </div>
+          <ErrorNote error={actionError} />
+
+          <section className="panel-section">
+            <h3 className="section-label">Value</h3>
+            {revealed && revealed.version === d.currentVersion ? (
+              <RevealedValue revealed={revealed} onHide={() => setRevealed(null)} />
+            ) : (
+              <div className="value-box">
+                <span className="value-mask" aria-label="Hidden value">
+                  ••••••••••••••••••••
+                </span>
+                <Button size="sm" variant="ghost" icon="eye" onClick={() => setConfirmReveal(d.currentVersion)}>
+                  Reveal
+                </Button>
+              </div>
+            )}
+          </section>
+
+          <section className="panel-section">
+            <h3 className="section-label">Details</h3>
+            <dl className="meta">
+              <dt>Owner</dt>
+              <dd>{d.owner || <span className="muted">—</span>}</dd>
+              <dt>Tags</dt>
+              <dd>
+                {d.tags.length ? (
+                  <span className="tags">
+                    {d.tags.map((t) => (
+                      <span key={t} className="tag">
+                        {t}
+                      </span>
+                    ))}
+                  </span>
+                ) : (
+                  <span className="muted">—</span>
+                )}
+              </dd>
+              <dt>Created</dt>
+              <dd>
+                <RelTime ms={d.createdAt} />
+              </dd>
+              <dt>Updated</dt>
+              <dd>
+                <RelTime ms={d.updatedAt} />
+              </dd>
+              <dt>Last used</dt>
+              <dd>
+                <RelTime ms={d.lastUsedAt} />
+              </dd>
+              <dt>Used by</dt>
+              <dd>
+                <UsedBy names={d.usedBy} />
+              </dd>
+            </dl>
+          </section>
+
+          <section className="panel-section">
+            <h3 className="section-label">
+              Versions <span className="muted num">{d.versions.length}</span>
+            </h3>
+            <ul className="list">
+              {[...d.versions]
+                .sort((a, b) => b.version - a.version)
+                .map((v) => (
+                  <li key={v.version} className="list-row">
+                    <span className="num ver">v{v.version}</span>
+                    {v.state === 'current' ? (
+                      <Badge tone="accent">current</Badge>
+                    ) : (
+                      <Badge tone="neutral">{v.state}</Badge>
+                    )}
+                    <RelTime ms={v.createdAt} />
+                    <span className="spacer" />
+                    {v.state !== 'retired' ? (
+                      <>
+                        <IconButton icon="copy" label={`Copy v${v.version}`} onClick={() => void copy(v.version)} />
+                        {v.state !== 'current' ? <IconButton icon="eye" label={`Reveal v${v.version}`} onClick={() => setConfirmReveal(v.version)} /> : null}
+                      </>
+                    ) : null}
+                  </li>
+                ))}
+            </ul>
+            {revealed && revealed.version !== d.currentVersion ? <RevealedValue revealed={revealed} onHide={() => setRevealed(null)} /> : null}
+          </section>
+
+          <section className="panel-section">
+            <h3 className="section-label">
+              Grants <span className="muted num">{d.grants.length}</span>
+            </h3>
+            {d.grants.length === 0 ? (
+              <p className="muted small">No standing grants. Each request asks you first.</p>
+            ) : (
+              <ul className="list">
+                {d.grants.map((g) => (
+                  <li key={g.id} className="list-row">
+                    {g.effect === 'deny' ? (
+                      <Badge tone="red" icon="ban">
+                        blocked
+                      </Badge>
+                    ) : null}
+                    <span className="grant-who" title={g.exePath ?? undefined}>
+                      {g.requester}
+                    </span>
+                    <span className="muted">
+                      <GrantScope grant={g} />
+                    </span>
+                    <span className="spacer" />
+                    {g.scope === 'duration' ? <TimeLeft expiresAt={g.expiresAt} now={now} /> : null}
+                    <Button
+                      size="sm"
+                      variant="ghost"
+                      onClick={() =>
+                        api()
+                          .revokeGrant({ id: g.id })
+                          .then(() => {
+                            toast.show('Grant revoked');
+                            void detail.reload();
+                          })
+                          .catch((err: unknown) => setActionError(toUiError(err)))
+                      }
+                    >
+                      Revoke
+                    </Button>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
+        </div>
+      )}
+
+      {confirmReveal !== null && d ? (
+        <Dialog
+          title={`Reveal ${name}?`}
+          onClose={() => setConfirmReveal(null)}
+          description={
+            <>
+              The value{confirmReveal !== d.currentVersion ? ` of version ${confirmReveal}` : ''} will be shown on screen for {REVEAL_SECONDS} seconds,
+              then hidden again. Check that nobody is watching and that you are not sharing your screen.
+            </>
+          }
+          footer={
+            <>
+              <Button onClick={() => setConfirmReveal(null)} autoFocus>
+                Cancel
+              </Button>
+              <Button variant="primary" icon="eye" onClick={() => void reveal(confirmReveal)}>
+                Reveal for {REVEAL_SECONDS} s
+              </Button>
+            </>
+          }
+        />
+      ) : null}
+      {editing && d ? (
+        <SecretFormDialog
+          mode="edit"
+          initial={d}
+          onClose={() => setEditing(false)}
+          onSaved={(n, version) => {
+            setEditing(false);
+            setRevealed(null);
+            toast.show(version > d.currentVersion ? `Saved ${n} · new version v${version}` : `Saved ${n}`);
+            void detail.reload();
+          }}
+        />
+      ) : null}
+      {deleting ? (
+        <DeleteDialog
+          name={name}
+          onClose={() => setDeleting(false)}
+          onDeleted={() => {
+            setDeleting(false);
+            toast.show(`Deleted ${name}`);
+            onDeleted();
+          }}
+        />
+      ) : null}
+    </aside>
+  );
+}
+
+function RevealedValue({ revealed, onHide }: { revealed: Revealed; onHide: () => void }) {
+  const now = useNow(250);
+  const left = revealed.until - now;
+  const fraction = Math.max(0, Math.min(1, left / (REVEAL_SECONDS * 1000)));
+  return (
+    <div className="revealed">
+      <pre className="revealed-value" aria-label="Revealed value">
+        {revealed.value}
+      </pre>
+      <div className="revealed-foot">
+        <span className="revealed-timer num" role="timer">
+          <Icon name="timer" size={12} /> Hides in {formatCountdown(left)}
+        </span>
+        <span className="revealed-bar" aria-hidden="true">
+          <span style={{ transform: `scaleX(${fraction})` }} />
+        </span>
+        <Button size="sm" variant="ghost" icon="eyeOff" onClick={onHide}>
+          Hide
+        </Button>
+      </div>
+    </div>
+  );
+}
+
+// ------------------------------------------------------------------------------ dialogs
+
+function SecretFormDialog({
+  mode,
+  initial,
+  existing,
+  onClose,
+  onSaved,
+}: {
+  mode: 'add' | 'edit';
+  initial?: SecretDetail;
+  existing?: Set<string>;
+  onClose: () => void;
+  onSaved: (name: string, version: number) => void;
+}) {
+  const [name, setName] = useState(initial?.name ?? '');
+  const [type, setType] = useState<SecretType>(initial?.type ?? 'api_key');
+  const [description, setDescription] = useState(initial?.description ?? '');
+  const [owner, setOwner] = useState(initial?.owner ?? '');
+  const [tags, setTags] = useState((initial?.tags ?? []).join(', '));
+  const [hasValue, setHasValue] = useState(false);
+  const [showValue, setShowValue] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  const [triedSubmit, setTriedSubmit] = useState(false);
+  const valueRef = useRef<HTMLInputElement & HTMLTextAreaElement>(null);
+  const ids = { name: useId(), type: useId(), desc: useId(), owner: useId(), tags: useId(), value: useId() };
+
+  const nameProblem = mode === 'add' ? (secretNameProblem(name) ?? (existing?.has(name) ? 'a secret with this name already exists' : null)) : null;
+  const multiline = type === 'ssh_key';
+  const ready = mode === 'edit' || (!nameProblem && hasValue);
+
+  const save = async () => {
+    setTriedSubmit(true);
+    if (!ready || busy) return;
+    setBusy(true);
+    setError(null);
+    const value = valueRef.current?.value ?? '';
+    try {
+      const r = await api().saveSecret({
+        name,
+        type,
+        description: description.trim(),
+        owner: owner.trim(),
+        tags: tags
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+        ...(value ? { value } : {}),
+      });
+      if (valueRef.current) valueRef.current.value = '';
+      onSaved(r.name, r.version);
+    } catch (err) {
+      setError(toUiError(err));
+      setBusy(false);
+    }
+  };
+
+  const valueProps = {
+    id: ids.value,
+    className: `input mono ${showValue ? '' : 'masked'}`,
+    spellCheck: false,
+    autoComplete: 'off',
+    placeholder: mode === 'edit' ? `Leave empty to keep v${initial?.currentVersion ?? 1}` : 'Paste the value',
+    onChange: (e: { currentTarget: { value: string } }) => setHasValue(e.currentTarget.value.length > 0),
+  };
+
+  return (
+    <Dialog
+      title={mode === 'add' ? 'Add secret' : `Edit ${initial?.name}`}
+      onClose={onClose}
+      width={480}
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button variant="primary" onClick={() => void save()} busy={busy} disabled={mode === 'add' && triedSubmit && !ready}>
+            {mode === 'add' ? 'Add secret' : hasValue ? 'Save new version' : 'Save'}
+          </Button>
+        </>
+      }
+    >
+      <form
+        className="stack-16"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save();
+        }}
+      >
+        {mode === 'add' ? (
+          <Field
+            label="Name"
+            htmlFor={ids.name}
+            hint="Letters, digits and _ . - / — agents ask for it by this name."
+            error={name && nameProblem ? sentence(nameProblem) : triedSubmit && !name ? 'Enter a name.' : undefined}
+          >
+            <input
+              id={ids.name}
+              className="input mono"
+              value={name}
+              autoFocus
+              spellCheck={false}
+              autoComplete="off"
+              placeholder="OPENAI_API_KEY"
+              onChange={(e) => setName(e.currentTarget.value)}
+            />
+          </Field>
+        ) : null}
+        <div className="grid-2">
+          <Field label="Type" htmlFor={ids.type}>
+            <select id={ids.type} className="select" value={type} onChange={(e) => setType(e.currentTarget.value as SecretType)}>
+              {SECRET_TYPES.map((t) => (
+                <option key={t} value={t}>
+                  {TYPE_LABELS[t]}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Owner" htmlFor={ids.owner} optional>
+            <input id={ids.owner} className="input" value={owner} onChange={(e) => setOwner(e.currentTarget.value)} placeholder="you, a team…" />
+          </Field>
+        </div>
+        <Field label="Description" htmlFor={ids.desc} optional>
+          <input
+            id={ids.desc}
+            className="input"
+            value={description}
+            autoFocus={mode === 'edit'}
+            maxLength={500}
+            placeholder="What it is for, where it came from"
+            onChange={(e) => setDescription(e.currentTarget.value)}
+          />
+        </Field>
+        <Field label="Tags" htmlFor={ids.tags} optional hint="Comma-separated.">
+          <input id={ids.tags} className="input" value={tags} onChange={(e) => setTags(e.currentTarget.value)} placeholder="prod, billing" />
+        </Field>
+        <Field
+          label={mode === 'add' ? 'Value' : 'New value'}
+          htmlFor={ids.value}
+          optional={mode === 'edit'}
+          error={mode === 'add' && triedSubmit && !hasValue ? 'Enter the value.' : undefined}
+          hint={mode === 'edit' ? 'A new value is saved as a new version.' : 'Stored encrypted. It is never shown again unless you reveal it.'}
+        >
+          <div className="input-wrap">
+            {multiline ? (
+              <textarea ref={valueRef} rows={4} {...valueProps} />
+            ) : (
+              <input ref={valueRef} type={showValue ? 'text' : 'password'} {...valueProps} />
+            )}
+            <button
+              type="button"
+              className="input-affix"
+              aria-label={showValue ? 'Hide value' : 'Show value'}
+              title={showValue ? 'Hide' : 'Show'}
+              onClick={() => setShowValue((v) => !v)}
+            >
+              <Icon name={showValue ? 'eyeOff' : 'eye'} size={16} />
+            </button>
+          </div>
+        </Field>
+        <ErrorNote error={error} />
+        <button type="submit" hidden />
+      </form>
+    </Dialog>
+  );
+}
+
+function DeleteDialog({ name, onClose, onDeleted }: { name: string; onClose: () => void; onDeleted: () => void }) {
+  const [typed, setTyped] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  const id = useId();
+  const ok = typed === name;
+  const del = async () => {
+    if (!ok || busy) return;
+    setBusy(true);
+    try {
+      await api().deleteSecret({ name });
+      onDeleted();
+    } catch (err) {
+      setError(toUiError(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog
+      title={`Delete ${name}?`}
+      tone="danger"
+      onClose={onClose}
+      description="Every version is deleted and agents can no longer get it. This cannot be undone."
+      footer={
+        <>
+          <Button onClick={onClose}>Cancel</Button>
+          <Button variant="danger" icon="trash" onClick={() => void del()} disabled={!ok} busy={busy}>
+            Delete secret
+          </Button>
+        </>
+      }
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void del();
+        }}
+      >
+        <Field
+          label={
+            <>
+              Type <span className="mono strong">{name}</span> to confirm
+            </>
+          }
+          htmlFor={id}
+        >
+          <input id={id} className="input mono" value={typed} autoFocus spellCheck={false} autoComplete="off" onChange={(e) => setTyped(e.currentTarget.value)} />
+        </Field>
+        <ErrorNote error={error} />
+      </form>
+    </Dialog>
+  );
+}

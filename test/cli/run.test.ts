@@ -1,0 +1,255 @@
+/**
+ * `akc run` end to end: a real `akc daemon` on a real socket, the real CLI, real child
+ * processes. Covers redaction (whole, split across writes with a pause, base64, a 10 MiB
+ * stream with akc's memory bounded), exit codes and signals, the value kept out of akc's
+ * argv and environment, and one approval for several secrets.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { AKC_BIN, type AkcEnv } from '../helpers/env.js';
+import { approve, Child, Daemon, deny, initVault, pendingApprovals, verifyAudit } from '../helpers/daemon.js';
+
+const OPENAI = 'sk-test-7d1f0c9a4b2e8f6a5c3d1e0b9a8f7e6d';
+const GITHUB = 'ghp_Q2xvdWRzIGFyZSBub3Qgc2VjcmV0cyBhdCBhbGw';
+const M_OPENAI = '[REDACTED:openai]';
+const M_GITHUB = '[REDACTED:github]';
+
+let env: AkcEnv;
+let daemon: Daemon;
+
+before(async () => {
+  env = await initVault({ openai: OPENAI, github: GITHUB });
+  daemon = await Daemon.start(env, { approvalTimeout: 60 });
+});
+
+after(async () => {
+  await daemon?.stop();
+});
+
+/** `akc run ARGS` in the background; stdin stays open unless `input` is given. */
+function akcRun(args: string[], input?: string): Child {
+  return Child.spawn(process.execPath, [AKC_BIN, 'run', ...args], env, input === undefined ? {} : { input });
+}
+
+/** Waits for the run's "waiting for approval" line and approves that request once. */
+async function approveRun(run: Child): Promise<string> {
+  const m = await run.stderr.waitFor(/request (a_[0-9a-f]+)/);
+  const r = await approve(env, m[1]!);
+  assert.equal(r.code, 0, r.stderr);
+  return m[1]!;
+}
+
+/** A node child running `script` (argv: [node, -e, script]). */
+const node = (script: string): string[] => ['--', process.execPath, '-e', script];
+
+function noValues(text: string): void {
+  for (const v of [OPENAI, GITHUB]) {
+    assert.ok(!text.includes(v), 'a value leaked');
+    assert.ok(!text.includes(Buffer.from(v).toString('base64').slice(0, 24)), 'a base64 form leaked');
+    assert.ok(!text.includes(Buffer.from(v).toString('hex').slice(0, 24)), 'a hex form leaked');
+  }
+}
+
+function procFile(pid: number, name: string): Buffer {
+  return fs.readFileSync(`/proc/${pid}/${name}`);
+}
+
+function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(procFile(pid, 'status').toString());
+  return Number(m![1]);
+}
+
+describe('akc run: redaction', () => {
+  test('whole value, split across two writes with a pause, base64, on stdout and stderr', async () => {
+    const script = `
+      const v = process.env.OPENAI_API_KEY;
+      process.stdout.write('whole=' + v + '\\n');
+      process.stdout.write('split=' + v.slice(0, 9));
+      setTimeout(() => {
+        process.stdout.write(v.slice(9) + '\\n');
+        process.stdout.write('b64=' + Buffer.from(v).toString('base64') + '\\n');
+        process.stdout.write('url=' + encodeURIComponent(v + '/x') + '\\n');
+        process.stdout.write('hex=' + Buffer.from(v).toString('hex') + '\\n');
+        process.stderr.write('err=' + v + ' ' + process.env.GH + '\\n');
+      }, 400);`;
+    const run = akcRun(['--env', 'OPENAI_API_KEY=openai', '--env', 'GH=github', ...node(script)], '');
+    await approveRun(run);
+    const r = await run.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stdout,
+      `whole=${M_OPENAI}\nsplit=${M_OPENAI}\nb64=${M_OPENAI}\nurl=${M_OPENAI}%2Fx\nhex=${M_OPENAI}\n`,
+    );
+    assert.match(r.stderr, new RegExp(`^err=\\[REDACTED:openai\\] \\[REDACTED:github\\]$`, 'm'));
+    noValues(r.stdout + r.stderr);
+  });
+
+  test('a 10 MiB stream: redacted throughout, akc memory bounded; the value is absent from akc argv and environment', async (t) => {
+    // The child prints 10 MiB (the value twice per line), then waits for a line on stdin
+    // (akc's stdin, passed through) before exiting.
+    const script = `
+      const v = process.env.K;
+      const line = 'log line ' + '.'.repeat(40) + ' key=' + v + ' hex=' + Buffer.from(v).toString('hex') + '\\n';
+      const total = 10 * 1024 * 1024;
+      let sent = 0;
+      const block = line.repeat(Math.ceil(65536 / line.length));
+      function pump() {
+        while (sent < total) {
+          sent += block.length;
+          if (!process.stdout.write(block)) return process.stdout.once('drain', pump);
+        }
+        process.stdout.write('DONE\\n');
+        process.stdin.once('data', () => process.exit(0));
+      }
+      pump();`;
+    const run = akcRun(['--env', 'K=openai', ...node(script)]);
+    await run.stderr.waitFor(/request (a_[0-9a-f]+)/);
+    const baseline = rssKiB(run.pid, 'VmRSS');
+    await approveRun(run);
+    await run.stdout.waitFor(/DONE\n$/, { timeoutMs: 60_000 });
+
+    // While the child runs: akc's argv and environment hold no value.
+    const cmdline = procFile(run.pid, 'cmdline');
+    const environ = procFile(run.pid, 'environ');
+    for (const v of [OPENAI, GITHUB]) {
+      assert.equal(cmdline.indexOf(v), -1, 'value in akc argv');
+      assert.equal(environ.indexOf(v), -1, 'value in akc environment');
+    }
+    const peak = rssKiB(run.pid, 'VmHWM');
+    run.proc.stdin!.end('go\n');
+    const r = await run.exited;
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+
+    const lines = r.stdout.split('\n');
+    assert.equal(lines.pop(), '');
+    assert.equal(lines.pop(), 'DONE');
+    assert.ok(lines.length * 100 > 10 * 1024 * 1024 / 2, `only ${lines.length} lines`);
+    for (const l of lines) assert.equal(l, `log line ${'.'.repeat(40)} key=${M_OPENAI} hex=${M_OPENAI}`);
+    noValues(r.stdout);
+    const growthMiB = (peak - baseline) / 1024;
+    t.diagnostic(`akc RSS ${(baseline / 1024).toFixed(1)} MiB before, peak ${(peak / 1024).toFixed(1)} MiB while relaying 10 MiB`);
+    assert.ok(growthMiB < 32, `akc grew by ${growthMiB.toFixed(1)} MiB while relaying 10 MiB`);
+  });
+});
+
+describe('akc run: exit codes, signals, stdin', () => {
+  test('exit code passes through (3 → 3, 0 → 0)', async () => {
+    for (const code of [3, 0]) {
+      const run = akcRun(['--env', 'K=openai', ...node(`process.exit(${code})`)], '');
+      await approveRun(run);
+      assert.equal((await run.exited).code, code);
+    }
+  });
+
+  test('a child killed by SIGTERM → akc dies of SIGTERM (or exits 143)', async () => {
+    const run = akcRun(['--env', 'K=openai', ...node(`process.kill(process.pid, 'SIGTERM'); setTimeout(() => {}, 5000)`)], '');
+    await approveRun(run);
+    const r = await run.exited;
+    assert.ok(r.signal === 'SIGTERM' || r.code === 143, `code ${r.code} signal ${r.signal}`);
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    test(`${signal} sent to akc reaches the child`, async () => {
+      const script = `
+        process.on('${signal}', () => { console.log('child got ${signal}'); process.exit(42); });
+        console.log('ready');
+        setInterval(() => {}, 1000);`;
+      const run = akcRun(['--env', 'K=openai', ...node(script)]);
+      await approveRun(run);
+      await run.stdout.waitFor(/ready\n/);
+      run.proc.kill(signal);
+      const r = await run.exited;
+      assert.equal(r.code, 42, r.stderr);
+      assert.match(r.stdout, new RegExp(`child got ${signal}`));
+    });
+  }
+
+  test('stdin passes through to the child', async () => {
+    const script = `let s = ''; process.stdin.on('data', (d) => (s += d)).on('end', () => console.log('got:' + s.trim() + ':' + process.env.K));`;
+    const run = akcRun(['--env', 'K=openai', ...node(script)]);
+    await approveRun(run);
+    run.proc.stdin!.end('hello from stdin\n');
+    const r = await run.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `got:hello from stdin:${M_OPENAI}\n`);
+  });
+
+  test('a command that does not exist → 127, leases ended', async () => {
+    const run = akcRun(['--env', 'K=openai', '--', '/nonexistent/command-xyz'], '');
+    await approveRun(run);
+    const r = await run.exited;
+    assert.equal(r.code, 127);
+    assert.match(r.stderr, /akc: error: failed to start \/nonexistent\/command-xyz: command not found/);
+  });
+});
+
+describe('akc run: approvals, leases, audit', () => {
+  test('two secrets → ONE approval listing both; leases revoked when the child exits', async () => {
+    const run = akcRun(['--env', 'A=openai', '--env', 'B=github', '--purpose', 'one prompt', ...node(`console.log(process.env.A, process.env.B)`)], '');
+    const m = await run.stderr.waitFor(/request (a_[0-9a-f]+)/);
+    const pending = await pendingApprovals(env);
+    assert.equal(pending.length, 1);
+    assert.deepEqual([...pending[0].secrets].sort(), ['github', 'openai']);
+    assert.equal(pending[0].purpose, 'one prompt');
+    assert.equal((await approve(env, m[1]!)).code, 0);
+    const r = await run.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${M_OPENAI} ${M_GITHUB}\n`);
+    assert.equal(r.stderr.match(/waiting for approval/g)?.length, 1);
+  });
+
+  test('deny → akc fails, the command never runs', async () => {
+    const marker = `${env.home}/ran-${Date.now()}`;
+    const run = akcRun(['--env', 'K=openai', ...node(`require('fs').writeFileSync(${JSON.stringify(marker)}, 'x')`)], '');
+    const m = await run.stderr.waitFor(/request (a_[0-9a-f]+)/);
+    assert.equal((await deny(env, m[1]!)).code, 0);
+    const r = await run.exited;
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /akc: error: .*denied/);
+    assert.equal(fs.existsSync(marker), false);
+  });
+
+  test('--no-redact: output untouched, shown in the approval and recorded in the audit log', async () => {
+    const run = akcRun(['--env', 'K=openai', '--no-redact', '--purpose', 'debug', ...node(`console.log('v=' + process.env.K)`)], '');
+    await run.stderr.waitFor(/request (a_[0-9a-f]+)/);
+    const pending = await pendingApprovals(env);
+    assert.equal(pending[0].purpose, 'debug [no-redact]');
+    await approve(env, pending[0].id);
+    const r = await run.exited;
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, `v=${OPENAI}\n`);
+    assert.match(r.stderr, /--no-redact/);
+  });
+
+  test('usage errors: no --env, bad variable, no command, command without --', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--', 'true'], /give at least one --env/],
+      [['--env', '1X=openai', '--', 'true'], /not a valid variable name/],
+      [['--env', 'X=bad name', '--', 'true'], /--env X:/],
+      [['--env', 'X=openai'], /no command/],
+      [['--env', 'X=openai', 'true'], /put the command after --/],
+      [['--env', 'X=openai', '--env', 'X=github', '--', 'true'], /given twice/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await akcRun(args, '').exited;
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+    }
+  });
+
+  test('audit: every delivery has a lease that was revoked, no-redact recorded, chain valid', async () => {
+    await daemon.stop();
+    const audit = await verifyAudit(env);
+    assert.equal(audit.result.ok, true, JSON.stringify(audit.result));
+    const revoked = new Set(audit.entries.filter((e) => e.event === 'lease.revoke').map((e) => e.reason));
+    assert.ok(audit.deliveries.size >= 2);
+    for (const [lease, entry] of audit.deliveries) {
+      assert.ok(revoked.has(lease), `lease ${lease} of ${entry.secret} not revoked`);
+    }
+    assert.ok([...audit.deliveries.values()].some((e) => e.purpose === 'debug [no-redact]'));
+    const text = JSON.stringify(audit.entries);
+    assert.ok(!text.includes(OPENAI) && !text.includes(GITHUB));
+    daemon = await Daemon.start(env);
+  });
+});

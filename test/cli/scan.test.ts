@@ -1,0 +1,214 @@
+/**
+ * `akc scan` end to end (the real CLI on a real vault): fixtures with each encoding and
+ * an old version, the walk rules (symlinks, .git, node_modules), a git repository with
+ * a secret in an old commit that was removed since, and a clean tree with near misses.
+ */
+import { before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { akc, PASSWORD, tempDir, type AkcEnv } from '../helpers/env.js';
+import { initVault, setSecret } from '../helpers/daemon.js';
+
+// Chosen so its base64 has '+' and '/' (base64url differs) and URL-encoding differs from raw.
+const OLD = 'old-api-key-5b7c9d1e3f';
+const API = 'k3y>>>?value/with+chars&=~ok';
+const DB = 'postgres-pw-Zq81Lm04Xv';
+
+let env: AkcEnv;
+
+function scan(args: string[]): ReturnType<typeof akc> {
+  return akc(env, ['scan', ...args, '--password-stdin'], `${PASSWORD}\n`);
+}
+
+function write(root: string, rel: string, text: string | Buffer): string {
+  const file = path.join(root, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+function noValue(text: string): void {
+  for (const v of [OLD, API, DB]) assert.ok(!text.includes(v), 'a value was printed');
+}
+
+before(async () => {
+  env = await initVault({ api: OLD, db: DB });
+  await setSecret(env, 'api', API); // api v1 = OLD (retired), v2 = API (current)
+  const b = Buffer.from(API);
+  assert.notEqual(b.toString('base64'), b.toString('base64url'));
+  assert.notEqual(encodeURIComponent(API), API);
+});
+
+describe('akc scan: files', () => {
+  test('each encoding, an old version, binary data; path:line NAME (vN, encoding); exit 1', async () => {
+    const root = tempDir('akc-scan-');
+    const b = Buffer.from(API);
+    write(root, 'raw.txt', `line one\nline two\nAPI_KEY=${API}\n`);
+    write(root, 'b64.txt', `\n${b.toString('base64')}\n`);
+    write(root, 'b64url.txt', `x ${b.toString('base64url')} y`);
+    write(root, 'hex.txt', `\n\n\n${b.toString('hex')}`);
+    write(root, 'HEX.txt', `${b.toString('hex').toUpperCase()}\n`);
+    write(root, 'url.txt', `https://example.com/?key=${encodeURIComponent(API)}&x=1\n`);
+    write(root, 'embedded.b64', Buffer.from(`{"auth":"Bearer ${API}","n":1}`).toString('base64') + '\n');
+    write(root, 'sub/dir/old.env', `# rotated long ago\nDB=${DB}\nAPI=${OLD}\n`);
+    write(root, 'blob.bin', Buffer.concat([Buffer.from([0, 1, 2, 0xff]), Buffer.from(DB), Buffer.from([0])]));
+    const r = await scan([root]);
+    assert.equal(r.code, 1, r.stderr);
+    noValue(r.stdout + r.stderr);
+    const lines = r.stdout.trim().split('\n').sort();
+    assert.deepEqual(
+      lines,
+      [
+        `${root}/HEX.txt:1 api (v2, HEX)`,
+        `${root}/b64.txt:2 api (v2, base64)`,
+        `${root}/b64url.txt:1 api (v2, base64url)`,
+        `${root}/blob.bin:1 db (v1, raw)`,
+        `${root}/embedded.b64:1 api (v2, base64)`,
+        `${root}/hex.txt:4 api (v2, hex)`,
+        `${root}/raw.txt:3 api (v2, raw)`,
+        `${root}/sub/dir/old.env:2 db (v1, raw)`,
+        `${root}/sub/dir/old.env:3 api (v1, raw)`,
+        `${root}/url.txt:1 api (v2, url)`,
+      ].sort(),
+    );
+    assert.match(r.stderr, /found 10 occurrences of 2 secret\(s\) in 9 files/);
+  });
+
+  test('--json: findings with state, and scan totals', async () => {
+    const root = tempDir('akc-scan-');
+    write(root, 'a.txt', `${OLD}\n${API}\n`);
+    const r = await scan([root, '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const out = JSON.parse(r.stdout) as { findings: Record<string, unknown>[]; scanned: Record<string, number> };
+    assert.deepEqual(
+      out.findings.map((f) => [f.path, f.line, f.secret, f.version, f.state, f.encoding]),
+      [
+        [`${root}/a.txt`, 1, 'api', 1, 'retired', 'raw'],
+        [`${root}/a.txt`, 2, 'api', 2, 'current', 'raw'],
+      ],
+    );
+    assert.equal(out.scanned.files, 1);
+    assert.equal(out.scanned.secretVersions, 3);
+    noValue(r.stdout);
+  });
+
+  test('symlinks are not followed; .git and node_modules are skipped (node_modules scanned when given)', async () => {
+    const root = tempDir('akc-scan-');
+    const outside = tempDir('akc-scan-outside-');
+    const target = write(outside, 'leak.txt', API);
+    fs.symlinkSync(target, path.join(root, 'link.txt'));
+    fs.symlinkSync(outside, path.join(root, 'linkdir'));
+    write(root, '.git/config', API);
+    write(root, 'node_modules/pkg/leak.js', `module.exports = '${API}';\n`);
+    write(root, 'clean.txt', 'nothing here\n');
+    let r = await scan([root]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout, '');
+    r = await scan([path.join(root, 'node_modules')]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, `${root}/node_modules/pkg/leak.js:1 api (v2, raw)\n`);
+  });
+
+  test('no false positive on a clean tree with near misses', async () => {
+    const root = tempDir('akc-scan-');
+    const near = [
+      API.slice(0, -1),
+      API.slice(1),
+      API.replace('value', 'valve'),
+      API.toUpperCase(),
+      Buffer.from(API.slice(0, -2)).toString('hex'),
+      Buffer.from(API.slice(2)).toString('base64').slice(0, 10),
+      DB.replace('Zq', 'zq'),
+      OLD.slice(0, 12),
+    ];
+    write(root, 'near.txt', near.join('\n') + '\n');
+    for (let i = 0; i < 50; i++) {
+      write(root, `src/file${i}.ts`, `export const x${i} = ${JSON.stringify('abc'.repeat(i))};\n`.repeat(200));
+    }
+    write(root, 'random.b64', fs.readFileSync(process.execPath).subarray(0, 2 * 1024 * 1024).toString('base64'));
+    const r = await scan([root]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /no secrets found in 52 files/);
+  });
+
+  test('usage: no PATH → exit 2; wrong password → exit 1', async () => {
+    let r = await akc(env, ['scan', '--password-stdin'], `${PASSWORD}\n`);
+    assert.equal(r.code, 2);
+    r = await akc(env, ['scan', '.', '--password-stdin'], 'wrong password\n');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /akc: error: wrong master password/);
+  });
+});
+
+describe('akc scan --git', () => {
+  let repo: string;
+  let leakCommit: string;
+
+  function git(...args: string[]): string {
+    const r = spawnSync('git', ['-C', repo, ...args], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@example.com',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@example.com',
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_CONFIG_NOSYSTEM: '1',
+      },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.trim();
+  }
+
+  before(() => {
+    repo = tempDir('akc-scan-git-');
+    git('init', '-q', '-b', 'main');
+    write(repo, 'README.md', '# demo\n');
+    git('add', '.');
+    git('commit', '-qm', 'initial');
+    write(repo, 'config/app.env', `NAME=demo\nAPI_KEY=${API}\nDB_B64=${Buffer.from(DB).toString('base64')}\n`);
+    git('add', '.');
+    git('commit', '-qm', 'add config (oops)');
+    leakCommit = git('rev-parse', 'HEAD');
+    fs.rmSync(path.join(repo, 'config/app.env'));
+    write(repo, 'config/app.env.example', 'NAME=demo\nAPI_KEY=\n');
+    git('add', '-A');
+    git('commit', '-qm', 'remove the secret');
+    // A branch with a hex-encoded old version.
+    git('checkout', '-q', '-b', 'feature');
+    write(repo, 'notes.txt', `old key hex: ${Buffer.from(OLD).toString('hex')}\n`);
+    git('add', '.');
+    git('commit', '-qm', 'notes');
+    git('checkout', '-q', 'main');
+  });
+
+  test('the working tree is clean: exit 0 without --git', async () => {
+    const r = await scan([repo]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+  });
+
+  test('--git finds the secret in the old commit (and on another branch): commit:path:line', async () => {
+    const r = await scan([repo, '--git']);
+    assert.equal(r.code, 1, r.stderr);
+    noValue(r.stdout + r.stderr);
+    const notesCommit = git('rev-parse', 'feature');
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), [
+      `${leakCommit.slice(0, 12)}:config/app.env:2 api (v2, raw)`,
+      `${leakCommit.slice(0, 12)}:config/app.env:3 db (v1, base64)`,
+      `${notesCommit.slice(0, 12)}:notes.txt:1 api (v1, hex)`,
+    ].sort());
+    const j = JSON.parse((await scan([repo, '--git', '--json'])).stdout) as { findings: { commit: string; blob: string }[]; scanned: { blobs: number } };
+    assert.ok(j.findings.every((f) => /^[0-9a-f]{40}$/.test(f.commit) && /^[0-9a-f]{40}$/.test(f.blob)));
+    assert.equal(j.scanned.blobs, 4);
+  });
+
+  test('--git on a directory that is not a repository → clear error', async () => {
+    const r = await scan([tempDir('akc-scan-nogit-'), '--git']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /akc: error: git rev-parse failed/);
+  });
+});
