@@ -294,6 +294,35 @@ describe('audit log', () => {
     }
   });
 
+  test('a rewritten chain is not re-signed by a later unlock or append (the evidence survives)', () => {
+    const f = withLog(10);
+    try {
+      tamper(f, (db) => {
+        db.prepare("UPDATE audit SET reason = 'rewritten' WHERE seq = 4").run();
+        rehashFrom(db, 4);
+      });
+      // What an unlock does (sign the head), then what a running host does (append + sign).
+      f.log.checkpointHead(T0 + 20_000, f.macKey);
+      f.log.append(sampleFields(11), T0 + 21_000, f.macKey);
+      assertBad(f.log.verify(f.macKey), 10, /the chain was rewritten/);
+    } finally {
+      f.db.close();
+    }
+  });
+
+  test('deleting every checkpoint (and the tail) → detected with the MAC key', () => {
+    const f = withLog(6);
+    try {
+      tamper(f, (db) => {
+        db.prepare('DELETE FROM audit WHERE seq > 4').run();
+        db.prepare('DELETE FROM audit_checkpoints').run();
+      });
+      assertBad(f.log.verify(f.macKey), 1, /no signed checkpoint remains/);
+    } finally {
+      f.db.close();
+    }
+  });
+
   test('a rewrite that also replaces the checkpoint hash → invalid MAC', () => {
     const f = withLog(10);
     try {

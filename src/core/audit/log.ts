@@ -53,6 +53,9 @@ export class AuditLog {
     const last = this.head.get() as { seq: number; hash: Buffer } | undefined;
     let seq = last?.seq ?? 0;
     let prev: Buffer = last?.hash ?? GENESIS_HASH;
+    // Only extend the signature over a head that still links to the last signed
+    // checkpoint: otherwise re-signing would bless a chain someone rewrote meanwhile.
+    const sign = macKey !== null && entries.length > 0 && this.headLinksToCheckpoint(last, macKey);
     const out: AuditEntry[] = [];
     for (const fields of entries) {
       seq += 1;
@@ -62,7 +65,7 @@ export class AuditLog {
       out.push(fromRow({ ...row, prev_hash: prev, hash }));
       prev = hash;
     }
-    if (macKey && out.length > 0) this.checkpoint(seq, prev, ts, macKey);
+    if (sign && out.length > 0) this.checkpoint(seq, prev, ts, macKey!);
     return out;
   }
 
@@ -76,9 +79,41 @@ export class AuditLog {
     this.db
       .transaction(() => {
         const last = this.head.get() as { seq: number; hash: Buffer } | undefined;
-        if (last) this.checkpoint(last.seq, last.hash, ts, macKey);
+        if (last && this.headLinksToCheckpoint(last, macKey)) this.checkpoint(last.seq, last.hash, ts, macKey);
       })
       .immediate();
+  }
+
+  /**
+   * Whether the chain from the latest signed checkpoint to `head` is intact: the
+   * checkpoint's MAC is valid, its entry still has the signed hash, and every entry after
+   * it links and hashes correctly. Costs only the entries appended since the checkpoint
+   * (none, in a host that checkpoints every append).
+   */
+  private headLinksToCheckpoint(head: { seq: number; hash: Buffer } | undefined, macKey: Buffer): boolean {
+    const cp = this.db.prepare('SELECT seq, hash, mac FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').get() as
+      | { seq: number; hash: Buffer; mac: Buffer }
+      | undefined;
+    if (!cp) return head === undefined || this.chainValidFrom(0, GENESIS_HASH, head.seq);
+    if (!constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac)) return false;
+    if (!head || head.seq < cp.seq) return false;
+    const at = this.db.prepare('SELECT hash FROM audit WHERE seq = ?').get(cp.seq) as { hash: Buffer } | undefined;
+    if (!at || !constantTimeEqual(at.hash, cp.hash)) return false;
+    return head.seq === cp.seq || this.chainValidFrom(cp.seq, cp.hash, head.seq);
+  }
+
+  /** Re-walks entries (afterSeq, untilSeq] starting from `prevHash`. */
+  private chainValidFrom(afterSeq: number, prevHash: Buffer, untilSeq: number): boolean {
+    let expected = afterSeq + 1;
+    let prev = prevHash;
+    for (const row of this.db.prepare('SELECT * FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq').iterate(afterSeq, untilSeq) as IterableIterator<AuditRow>) {
+      if (row.seq !== expected || !constantTimeEqual(row.prev_hash, prev)) return false;
+      const h = entryHash(prev, row);
+      if (!constantTimeEqual(h, row.hash)) return false;
+      prev = h;
+      expected += 1;
+    }
+    return expected === untilSeq + 1;
   }
 
   private checkpoint(seq: number, hash: Buffer, ts: number, macKey: Buffer): void {
@@ -181,6 +216,11 @@ export class AuditLog {
         return fail(expectedSeq, `entries ${expectedSeq}…${beyond.seq} are missing (the log was truncated)`);
       }
       return fail(beyond.seq, `checkpoint at entry ${beyond.seq} has an invalid MAC (forged or altered)`);
+    }
+    // Every unlocked session signs the head, and the vault is created unlocked: a log
+    // with entries but no signed checkpoint had its checkpoints deleted.
+    if (macKey && entries > 0 && checkpointsVerified === 0) {
+      return fail(1, 'no signed checkpoint remains (checkpoints were deleted)');
     }
     return { ok: true, entries, checkpointsVerified, macChecked };
   }
