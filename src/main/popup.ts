@@ -24,7 +24,6 @@ export interface PopupDeps {
 
 export class ApprovalPopup {
   private win: BrowserWindow | null = null;
-  private shownId: string | null = null;
   private readonly queue = new PopupQueue();
 
   constructor(private readonly deps: PopupDeps) {}
@@ -43,6 +42,14 @@ export class ApprovalPopup {
   /** Brings a specific request to the popup (tray menu). */
   focus(id: string): void {
     this.apply(this.queue.focus(id));
+    if (this.win && !this.win.isDestroyed()) {
+      this.win.show();
+      this.win.focus();
+    }
+  }
+
+  /** Brings the popup to the front (a notification was clicked). */
+  reveal(): void {
     if (this.win && !this.win.isDestroyed()) {
       this.win.show();
       this.win.focus();
@@ -111,7 +118,6 @@ export class ApprovalPopup {
       return;
     }
     this.win = win;
-    this.shownId = id;
     let shown = false;
     const failOnce = (why: string): void => {
       if (this.win !== win) return;
@@ -137,7 +143,6 @@ export class ApprovalPopup {
       clearTimeout(timer);
       if (this.win !== win) return; // closed on purpose (replaced or nothing left)
       this.win = null;
-      this.shownId = null;
       // The human closed the popup: closing = deny.
       const denied = this.queue.closed();
       if (denied) void this.deps.service.denyApproval(denied, 'popup closed');
@@ -154,7 +159,6 @@ export class ApprovalPopup {
   private destroyWindow(): void {
     const win = this.win;
     this.win = null;
-    this.shownId = null;
     if (win && !win.isDestroyed()) win.destroy();
   }
 }

@@ -7,27 +7,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { app, protocol, session, type Session, type WebContents } from 'electron';
+import { RENDERER_CSP } from '../core/desktop/csp';
 
 export const APP_SCHEME = 'app';
 export const APP_HOST = 'renderer';
 export const APP_ORIGIN = `${APP_SCHEME}://${APP_HOST}`;
 
-/** The production CSP: only our own files; no inline script, no eval, no network. */
-export const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'none'",
-  "media-src 'none'",
-  "object-src 'none'",
-  "frame-src 'none'",
-  "worker-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** The production CSP (shared with the test bridge). */
+export const CSP = RENDERER_CSP;
 
 /** Under `electron-vite dev` only: the Vite dev server needs its inline preamble and websocket. */
 export function devCsp(devUrl: string): string {

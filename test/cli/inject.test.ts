@@ -13,7 +13,7 @@ import { approve, Child, Daemon, initVault, pendingApprovals } from '../helpers/
 import { jsonEscape, parseTemplate, yamlEscape } from '../../src/cli/commands/inject.js';
 
 const TOKEN = 'tok_8c1e2f9a7b6d5c4e3f2a1b0c';
-const WEIRD = 'quote" back\\slash\nnew\tline\u0001ctl é €😀 \u2028sep \u0085nel #: - [x] {y} \'z\'';
+const WEIRD = "quote\" back\\slash\nnew\tline\u0001ctl é €😀 \u2028sep \u0085nel #: - [x] {y} 'z'";
 
 let env: AkcEnv;
 let daemon: Daemon;

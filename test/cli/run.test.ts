@@ -77,10 +77,7 @@ describe('akc run: redaction', () => {
     await approveRun(run);
     const r = await run.exited;
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(
-      r.stdout,
-      `whole=${M_OPENAI}\nsplit=${M_OPENAI}\nb64=${M_OPENAI}\nurl=${M_OPENAI}%2Fx\nhex=${M_OPENAI}\n`,
-    );
+    assert.equal(r.stdout, `whole=${M_OPENAI}\nsplit=${M_OPENAI}\nb64=${M_OPENAI}\nurl=${M_OPENAI}%2Fx\nhex=${M_OPENAI}\n`);
     assert.match(r.stderr, new RegExp(`^err=\\[REDACTED:openai\\] \\[REDACTED:github\\]$`, 'm'));
     noValues(r.stdout + r.stderr);
   });
@@ -124,7 +121,7 @@ describe('akc run: redaction', () => {
     const lines = r.stdout.split('\n');
     assert.equal(lines.pop(), '');
     assert.equal(lines.pop(), 'DONE');
-    assert.ok(lines.length * 100 > 10 * 1024 * 1024 / 2, `only ${lines.length} lines`);
+    assert.ok(lines.length * 100 > (10 * 1024 * 1024) / 2, `only ${lines.length} lines`);
     for (const l of lines) assert.equal(l, `log line ${'.'.repeat(40)} key=${M_OPENAI} hex=${M_OPENAI}`);
     noValues(r.stdout);
     const growthMiB = (peak - baseline) / 1024;
@@ -186,7 +183,10 @@ describe('akc run: exit codes, signals, stdin', () => {
 
 describe('akc run: approvals, leases, audit', () => {
   test('two secrets → ONE approval listing both; leases revoked when the child exits', async () => {
-    const run = akcRun(['--env', 'A=openai', '--env', 'B=github', '--purpose', 'one prompt', ...node(`console.log(process.env.A, process.env.B)`)], '');
+    const run = akcRun(
+      ['--env', 'A=openai', '--env', 'B=github', '--purpose', 'one prompt', ...node(`console.log(process.env.A, process.env.B)`)],
+      '',
+    );
     const m = await run.stderr.waitFor(/request (a_[0-9a-f]+)/);
     const pending = await pendingApprovals(env);
     assert.equal(pending.length, 1);

@@ -127,7 +127,14 @@ describe('akc scan: files', () => {
     for (let i = 0; i < 50; i++) {
       write(root, `src/file${i}.ts`, `export const x${i} = ${JSON.stringify('abc'.repeat(i))};\n`.repeat(200));
     }
-    write(root, 'random.b64', fs.readFileSync(process.execPath).subarray(0, 2 * 1024 * 1024).toString('base64'));
+    write(
+      root,
+      'random.b64',
+      fs
+        .readFileSync(process.execPath)
+        .subarray(0, 2 * 1024 * 1024)
+        .toString('base64'),
+    );
     const r = await scan([root]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(r.stdout, '');
@@ -196,12 +203,18 @@ describe('akc scan --git', () => {
     assert.equal(r.code, 1, r.stderr);
     noValue(r.stdout + r.stderr);
     const notesCommit = git('rev-parse', 'feature');
-    assert.deepEqual(r.stdout.trim().split('\n').sort(), [
-      `${leakCommit.slice(0, 12)}:config/app.env:2 api (v2, raw)`,
-      `${leakCommit.slice(0, 12)}:config/app.env:3 db (v1, base64)`,
-      `${notesCommit.slice(0, 12)}:notes.txt:1 api (v1, hex)`,
-    ].sort());
-    const j = JSON.parse((await scan([repo, '--git', '--json'])).stdout) as { findings: { commit: string; blob: string }[]; scanned: { blobs: number } };
+    assert.deepEqual(
+      r.stdout.trim().split('\n').sort(),
+      [
+        `${leakCommit.slice(0, 12)}:config/app.env:2 api (v2, raw)`,
+        `${leakCommit.slice(0, 12)}:config/app.env:3 db (v1, base64)`,
+        `${notesCommit.slice(0, 12)}:notes.txt:1 api (v1, hex)`,
+      ].sort(),
+    );
+    const j = JSON.parse((await scan([repo, '--git', '--json'])).stdout) as {
+      findings: { commit: string; blob: string }[];
+      scanned: { blobs: number };
+    };
     assert.ok(j.findings.every((f) => /^[0-9a-f]{40}$/.test(f.commit) && /^[0-9a-f]{40}$/.test(f.blob)));
     assert.equal(j.scanned.blobs, 4);
   });

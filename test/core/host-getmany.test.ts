@@ -115,9 +115,15 @@ describe('Host.getSecrets', () => {
     const p = await second.pending;
     assert.deepEqual(p.secrets, ['B']);
     await f.host.decide(p.id, allow('15m'));
-    assert.deepEqual((await second.result).map((s) => s.name), ['A', 'B']);
+    assert.deepEqual(
+      (await second.result).map((s) => s.name),
+      ['A', 'B'],
+    );
     const shownBefore = f.shown.length;
-    assert.deepEqual((await f.host.getSecrets(f.requester, { names: ['B', 'A'] }, () => assert.fail('asked'))).map((s) => s.name), ['B', 'A']);
+    assert.deepEqual(
+      (await f.host.getSecrets(f.requester, { names: ['B', 'A'] }, () => assert.fail('asked'))).map((s) => s.name),
+      ['B', 'A'],
+    );
     assert.equal(f.shown.length, shownBefore);
     f.host.close();
   });
@@ -134,14 +140,23 @@ describe('Host.getSecrets', () => {
 
   test('an unknown name fails at once, before any approval', async () => {
     const f = await fixture();
-    await rejectsWith(f.host.getSecrets(f.requester, { names: ['A', 'NOPE'] }, () => assert.fail('asked')), 'NOT_FOUND');
+    await rejectsWith(
+      f.host.getSecrets(f.requester, { names: ['A', 'NOPE'] }, () => assert.fail('asked')),
+      'NOT_FOUND',
+    );
     assert.equal(f.shown.length, 0);
     f.host.close();
   });
 
   test('nobody answers → APPROVAL_TIMEOUT for the whole set', async () => {
     const f = await fixture({ timeoutMs: 150 });
-    await rejectsWith(ask(f, ['A', 'B']).result, 'APPROVAL_TIMEOUT');
+    // The broker's timer is unref'd (it must not keep a host alive); this test waits for it.
+    const keepAlive = setInterval(() => undefined, 1000);
+    try {
+      await rejectsWith(ask(f, ['A', 'B']).result, 'APPROVAL_TIMEOUT');
+    } finally {
+      clearInterval(keepAlive);
+    }
     f.host.close();
   });
 
@@ -156,7 +171,10 @@ describe('Host.getSecrets', () => {
     assert.equal(p.coveredByGrant, true);
     assert.equal(p.needsUnlock, true);
     await f.host.unlockWithPassword(Buffer.from(PASSWORD));
-    assert.deepEqual((await result).map((s) => s.value.toString()), [VALUES.A, VALUES.B]);
+    assert.deepEqual(
+      (await result).map((s) => s.value.toString()),
+      [VALUES.A, VALUES.B],
+    );
     f.host.close();
   });
 

@@ -47,7 +47,7 @@ describe('encodings', () => {
   });
 
   test('url encoding is encodeURIComponent for text', () => {
-    const text = 'p@ss w0rd/&?=+%é€😀~*()!\'';
+    const text = "p@ss w0rd/&?=+%é€😀~*()!'";
     assert.equal(urlEncode(Buffer.from(text)).toString(), encodeURIComponent(text));
   });
 
@@ -89,7 +89,13 @@ describe('redaction', () => {
 
   test('one byte at a time', () => {
     const text = `a${VALUE}b${Buffer.from(VALUE).toString('base64')}c`;
-    assert.equal(redactChunks(set, [...Buffer.from(text)].map((b) => Buffer.from([b]))), `a${MARK}b${MARK}c`);
+    assert.equal(
+      redactChunks(
+        set,
+        [...Buffer.from(text)].map((b) => Buffer.from([b])),
+      ),
+      `a${MARK}b${MARK}c`,
+    );
   });
 
   test('every encoding, standalone, split anywhere', () => {
@@ -203,7 +209,7 @@ describe('redaction', () => {
       const expected = naive(values, text);
       const buf = Buffer.from(text, 'latin1');
       const chunks: Buffer[] = [];
-      for (let i = 0; i < buf.length; ) {
+      for (let i = 0; i < buf.length;) {
         const n = 1 + Math.floor(Math.random() * 12);
         chunks.push(buf.subarray(i, i + n));
         i += n;
@@ -310,7 +316,10 @@ describe('streaming', () => {
     const value = Buffer.from(VALUE);
     const set = new PatternSet([value]);
     set.destroy();
-    assert.equal(set.automaton!.delta.every((x) => x === 0), true);
+    assert.equal(
+      set.automaton!.delta.every((x) => x === 0),
+      true,
+    );
   });
 });
 

@@ -316,66 +316,70 @@ describe('a locked vault', () => {
 
 const haveScript = spawnSync('script', ['--version']).status === 0;
 
-describe('the daemon asks on its own terminal', { skip: haveScript ? false : 'no `script` (util-linux) to give the daemon a terminal' }, () => {
-  let env: AkcEnv;
-  let tty: Child;
+describe(
+  'the daemon asks on its own terminal',
+  { skip: haveScript ? false : 'no `script` (util-linux) to give the daemon a terminal' },
+  () => {
+    let env: AkcEnv;
+    let tty: Child;
 
-  before(async () => {
-    env = await initVault({ TTY_KEY: 'tty-value', TTY_ALWAYS: 'tty-always-value', TTY_DENY: 'tty-deny-value' });
-    // `script` gives the daemon a pseudo-terminal; what we write to its stdin is typed on it.
-    const cmd = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(AKC_BIN)} daemon --approval-timeout 60`;
-    tty = Child.spawn('script', ['-qfec', cmd, '/dev/null'], env);
-    await tty.stdout.waitFor(/Master password to unlock the vault: /);
-    tty.proc.stdin!.write(`${PASSWORD}\r`);
-    await tty.stdout.waitFor(/approval requests will be asked here/);
-  });
-  after(async () => {
-    // Ctrl-C on the daemon's terminal stops it cleanly (and `script` with it).
-    if (tty?.running) tty.proc.stdin!.write('\x03');
-    await tty?.exited;
-  });
+    before(async () => {
+      env = await initVault({ TTY_KEY: 'tty-value', TTY_ALWAYS: 'tty-always-value', TTY_DENY: 'tty-deny-value' });
+      // `script` gives the daemon a pseudo-terminal; what we write to its stdin is typed on it.
+      const cmd = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(AKC_BIN)} daemon --approval-timeout 60`;
+      tty = Child.spawn('script', ['-qfec', cmd, '/dev/null'], env);
+      await tty.stdout.waitFor(/Master password to unlock the vault: /);
+      tty.proc.stdin!.write(`${PASSWORD}\r`);
+      await tty.stdout.waitFor(/approval requests will be asked here/);
+    });
+    after(async () => {
+      // Ctrl-C on the daemon's terminal stops it cleanly (and `script` with it).
+      if (tty?.running) tty.proc.stdin!.write('\x03');
+      await tty?.exited;
+    });
 
-  it('shows who asks, and [o] allows once', async () => {
-    const from = tty.stdout.text.length;
-    const agent = startAgent(env, ['TTY_KEY'], { purpose: 'tty check' });
-    const pending = await agent.pending();
-    await tty.stdout.waitFor(/\[o\] once .*\(Esc = deny\)/, { from });
-    const prompt = tty.stdout.text.slice(from);
-    assert.match(prompt, new RegExp(`wants TTY_KEY .*\\[${pending.approvalId}\\]`));
-    assert.match(prompt, /"tty check" {2}\(claimed by the agent\)/);
-    assert.match(prompt, new RegExp(`pid ${agent.pid}`));
-    tty.proc.stdin!.write('o');
-    assertValue(outcomes(await agent.done())[1], 'tty-value');
-    await tty.stdout.waitFor(/allowed once/, { from });
-  });
+    it('shows who asks, and [o] allows once', async () => {
+      const from = tty.stdout.text.length;
+      const agent = startAgent(env, ['TTY_KEY'], { purpose: 'tty check' });
+      const pending = await agent.pending();
+      await tty.stdout.waitFor(/\[o\] once .*\(Esc = deny\)/, { from });
+      const prompt = tty.stdout.text.slice(from);
+      assert.match(prompt, new RegExp(`wants TTY_KEY .*\\[${pending.approvalId}\\]`));
+      assert.match(prompt, /"tty check" {2}\(claimed by the agent\)/);
+      assert.match(prompt, new RegExp(`pid ${agent.pid}`));
+      tty.proc.stdin!.write('o');
+      assertValue(outcomes(await agent.done())[1], 'tty-value');
+      await tty.stdout.waitFor(/allowed once/, { from });
+    });
 
-  it('[a] asks for the master password without echoing it', async () => {
-    const from = tty.stdout.text.length;
-    const agent = startAgent(env, ['TTY_ALWAYS']);
-    await agent.pending();
-    await tty.stdout.waitFor(/\(Esc = deny\)/, { from });
-    tty.proc.stdin!.write('a');
-    await tty.stdout.waitFor(/master password \(not echoed\): /, { from });
-    tty.proc.stdin!.write(`${PASSWORD}\r`);
-    assertValue(outcomes(await agent.done())[1], 'tty-always-value');
-    await tty.stdout.waitFor(/allowed always/, { from });
-    assert.ok(!tty.stdout.text.slice(from).includes(PASSWORD), 'the password was not echoed');
-  });
+    it('[a] asks for the master password without echoing it', async () => {
+      const from = tty.stdout.text.length;
+      const agent = startAgent(env, ['TTY_ALWAYS']);
+      await agent.pending();
+      await tty.stdout.waitFor(/\(Esc = deny\)/, { from });
+      tty.proc.stdin!.write('a');
+      await tty.stdout.waitFor(/master password \(not echoed\): /, { from });
+      tty.proc.stdin!.write(`${PASSWORD}\r`);
+      assertValue(outcomes(await agent.done())[1], 'tty-always-value');
+      await tty.stdout.waitFor(/allowed always/, { from });
+      assert.ok(!tty.stdout.text.slice(from).includes(PASSWORD), 'the password was not echoed');
+    });
 
-  it('Esc denies', async () => {
-    const from = tty.stdout.text.length;
-    const agent = startAgent(env, ['TTY_DENY']);
-    await agent.pending();
-    await tty.stdout.waitFor(/\(Esc = deny\)/, { from });
-    tty.proc.stdin!.write('\x1b');
-    assertError(outcomes(await agent.done())[1], 'DENIED', -32002);
-  });
+    it('Esc denies', async () => {
+      const from = tty.stdout.text.length;
+      const agent = startAgent(env, ['TTY_DENY']);
+      await agent.pending();
+      await tty.stdout.waitFor(/\(Esc = deny\)/, { from });
+      tty.proc.stdin!.write('\x1b');
+      assertError(outcomes(await agent.done())[1], 'DENIED', -32002);
+    });
 
-  it('Ctrl-C on its terminal stops the daemon and removes the socket', async () => {
-    tty.proc.stdin!.write('\x03');
-    const r = await tty.exited;
-    assert.equal(r.code, 0);
-    assert.match(r.stdout, /stopping \(SIGINT\)/);
-    assert.equal(fs.existsSync(env.socket), false);
-  });
-});
+    it('Ctrl-C on its terminal stops the daemon and removes the socket', async () => {
+      tty.proc.stdin!.write('\x03');
+      const r = await tty.exited;
+      assert.equal(r.code, 0);
+      assert.match(r.stdout, /stopping \(SIGINT\)/);
+      assert.equal(fs.existsSync(env.socket), false);
+    });
+  },
+);

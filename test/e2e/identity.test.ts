@@ -36,72 +36,81 @@ function placeNode(dest: string, opts: { copy?: boolean } = {}): void {
 const NOBODY = 65534;
 const canSwitchUser = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
 
-describe('a peer running as another user', { skip: canSwitchUser ? false : 'needs root and setpriv (util-linux) to run a client as another uid' }, () => {
-  let env: AkcEnv;
-  let daemon: Daemon;
-  let dir: string;
-  let link: string;
+describe(
+  'a peer running as another user',
+  { skip: canSwitchUser ? false : 'needs root and setpriv (util-linux) to run a client as another uid' },
+  () => {
+    let env: AkcEnv;
+    let daemon: Daemon;
+    let dir: string;
+    let link: string;
 
-  before(async () => {
-    env = await initVault({ OTHER_UID_KEY: 'other-uid-value' });
-    daemon = await Daemon.start(env);
-    // The host keeps its socket in a 0700 dir as a 0600 file. A hard link in an open dir,
-    // and the inode made 0666, let the other user reach it: only the uid check is left.
-    dir = publicDir();
-    link = path.join(dir, 'agent.sock');
-    fs.linkSync(env.socket, link);
-    fs.chmodSync(link, 0o666);
-    placeNode(path.join(dir, 'node'));
-    fs.copyFileSync(RAW_PEER, path.join(dir, 'raw-peer.js'));
-    fs.chmodSync(path.join(dir, 'raw-peer.js'), 0o644);
-  });
-  after(async () => {
-    await daemon?.stop();
-  });
-
-  async function runPeer(asOtherUser: boolean): Promise<Json> {
-    // The control only says hello; the other user also asks for the secret.
-    const cmd = [path.join(dir, 'node'), path.join(dir, 'raw-peer.js'), link, ...(asOtherUser ? ['OTHER_UID_KEY'] : [])];
-    const args = asOtherUser ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...cmd] : cmd;
-    const child = Child.spawn(asOtherUser ? 'setpriv' : cmd[0]!, asOtherUser ? args : cmd.slice(1), { ...env, env: { PATH: '/usr/bin:/bin' } }, {
-      cwd: dir,
-      input: '',
+    before(async () => {
+      env = await initVault({ OTHER_UID_KEY: 'other-uid-value' });
+      daemon = await Daemon.start(env);
+      // The host keeps its socket in a 0700 dir as a 0600 file. A hard link in an open dir,
+      // and the inode made 0666, let the other user reach it: only the uid check is left.
+      dir = publicDir();
+      link = path.join(dir, 'agent.sock');
+      fs.linkSync(env.socket, link);
+      fs.chmodSync(link, 0o666);
+      placeNode(path.join(dir, 'node'));
+      fs.copyFileSync(RAW_PEER, path.join(dir, 'raw-peer.js'));
+      fs.chmodSync(path.join(dir, 'raw-peer.js'), 0o644);
     });
-    const r = await child.exited;
-    assert.equal(r.code, 0, r.stderr);
-    return JSON.parse(r.stdout);
-  }
+    after(async () => {
+      await daemon?.stop();
+    });
 
-  it('the same user reaches the host through the link (control)', async () => {
-    const summary = await runPeer(false);
-    assert.equal(summary.connected, true);
-    assert.equal(summary.lines.length, 1);
-    const hello = JSON.parse(summary.lines[0]);
-    assert.equal(hello.id, 1);
-    assert.equal(hello.result.protocol, 1);
-  });
-
-  it('is refused by uid: an error line with DENIED, then the connection closes; the host keeps serving', async () => {
-    const from = daemon.log.text.length;
-    const summary = await runPeer(true);
-    assert.equal(summary.connected, true, 'the socket file let it connect; the refusal is the host’s');
-    assert.equal(summary.closed, true);
-    const messages = summary.lines.map((l: string) => JSON.parse(l));
-    assert.ok(messages.length <= 1, `at most the refusal: ${summary.lines}`);
-    for (const m of messages) {
-      assert.equal(m.id, null);
-      assert.equal(m.error.code, -32002);
-      assert.equal(m.error.data.reason, 'DENIED');
-      assert.equal('result' in m, false);
+    async function runPeer(asOtherUser: boolean): Promise<Json> {
+      // The control only says hello; the other user also asks for the secret.
+      const cmd = [path.join(dir, 'node'), path.join(dir, 'raw-peer.js'), link, ...(asOtherUser ? ['OTHER_UID_KEY'] : [])];
+      const args = asOtherUser ? [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...cmd] : cmd;
+      const child = Child.spawn(
+        asOtherUser ? 'setpriv' : cmd[0]!,
+        asOtherUser ? args : cmd.slice(1),
+        { ...env, env: { PATH: '/usr/bin:/bin' } },
+        {
+          cwd: dir,
+          input: '',
+        },
+      );
+      const r = await child.exited;
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout);
     }
-    assert.ok(!summary.lines.join('').includes('other-uid-value'));
-    await daemon.log.waitFor(new RegExp(`refused a connection from pid \\d+: uid ${NOBODY} is not ours`), { from });
 
-    assert.equal(daemon.running, true);
-    assert.equal((await rpc(env.socket, 'status')).result.vault, 'unlocked');
-    assert.deepEqual(await pendingApprovals(env), [], 'the refused peer queued nothing');
-  });
-});
+    it('the same user reaches the host through the link (control)', async () => {
+      const summary = await runPeer(false);
+      assert.equal(summary.connected, true);
+      assert.equal(summary.lines.length, 1);
+      const hello = JSON.parse(summary.lines[0]);
+      assert.equal(hello.id, 1);
+      assert.equal(hello.result.protocol, 1);
+    });
+
+    it('is refused by uid: an error line with DENIED, then the connection closes; the host keeps serving', async () => {
+      const from = daemon.log.text.length;
+      const summary = await runPeer(true);
+      assert.equal(summary.connected, true, 'the socket file let it connect; the refusal is the host’s');
+      assert.equal(summary.closed, true);
+      const messages = summary.lines.map((l: string) => JSON.parse(l));
+      assert.ok(messages.length <= 1, `at most the refusal: ${summary.lines}`);
+      for (const m of messages) {
+        assert.equal(m.id, null);
+        assert.equal(m.error.code, -32002);
+        assert.equal(m.error.data.reason, 'DENIED');
+        assert.equal('result' in m, false);
+      }
+      assert.ok(!summary.lines.join('').includes('other-uid-value'));
+      await daemon.log.waitFor(new RegExp(`refused a connection from pid \\d+: uid ${NOBODY} is not ours`), { from });
+
+      assert.equal(daemon.running, true);
+      assert.equal((await rpc(env.socket, 'status')).result.vault, 'unlocked');
+      assert.deepEqual(await pendingApprovals(env), [], 'the refused peer queued nothing');
+    });
+  },
+);
 
 describe('a grant stops applying when the executable changes', () => {
   let env: AkcEnv;

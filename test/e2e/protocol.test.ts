@@ -259,7 +259,16 @@ describe('many clients', () => {
     assert.equal(values.length, 200);
     assert.ok(values.every((e) => e.value === 'shared-value'));
     assert.equal(new Set(values.map((e) => e.lease!.id)).size, 200, 'a lease each');
-    assert.equal(new Set(results.flat().filter((e) => e.ev === 'hello').map((e) => e.pid)).size, 4, 'the host saw 4 processes');
+    assert.equal(
+      new Set(
+        results
+          .flat()
+          .filter((e) => e.ev === 'hello')
+          .map((e) => e.pid),
+      ).size,
+      4,
+      'the host saw 4 processes',
+    );
     assert.equal(daemon.running, true);
   });
 });

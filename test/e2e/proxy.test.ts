@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -190,8 +191,48 @@ async function pendingFor(daemon: Daemon, re: RegExp, from: number): Promise<str
   return m[1]!;
 }
 
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+/** An HTTPS server on 127.0.0.1 with a self-signed certificate (trusted by nobody). */
+async function startSelfSignedUpstream(): Promise<{ server: https.Server; port: number; hits: number[] }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'akc-proxy-tls-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const hits: number[] = [];
+  const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (_req, res) => {
+    hits.push(Date.now());
+    res.end('reached');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: (server.address() as net.AddressInfo).port, hits };
+}
+
 describe('brokering proxy', () => {
   let env: AkcEnv;
+  let tls: Awaited<ReturnType<typeof startSelfSignedUpstream>> | null = null;
   let daemon: Daemon;
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let proxyPort: number;
@@ -201,7 +242,8 @@ describe('brokering proxy', () => {
   before(async () => {
     upstream = await startUpstream();
     proxyPort = await freePort();
-    env = await initVault({ [SECRET]: VALUE }, { AKC_PROXY_PORT: String(proxyPort) });
+    // The host must verify upstream TLS even when its environment says not to.
+    env = await initVault({ [SECRET]: VALUE }, { AKC_PROXY_PORT: String(proxyPort), NODE_TLS_REJECT_UNAUTHORIZED: '0' });
     const add = (args: string[]) => akc(env, ['proxy', 'add', ...args, '--password-stdin'], `${PASSWORD}\n`);
     ok(await add(['up', '--upstream', `http://127.0.0.1:${upstream.port}`, '--secret', SECRET, '--allow-private']), 'proxy add up');
     ok(
@@ -233,6 +275,10 @@ describe('brokering proxy', () => {
       ]),
       'add q',
     );
+    if (hasOpenssl) {
+      tls = await startSelfSignedUpstream();
+      ok(await add(['tls', '--upstream', `https://127.0.0.1:${tls.port}`, '--secret', SECRET, '--allow-private']), 'proxy add tls');
+    }
     daemon = await Daemon.start(env, { approvalTimeout: 30 });
     proxyBase = `http://127.0.0.1:${proxyPort}`;
     proxySock = path.join(path.dirname(env.socket), 'proxy.sock');
@@ -241,6 +287,7 @@ describe('brokering proxy', () => {
   after(async () => {
     await daemon?.stop();
     upstream?.server.close();
+    tls?.server.close();
   });
 
   it('starts with the daemon on loopback TCP and a 0600 Unix socket; status --json reports both', async () => {
@@ -253,7 +300,7 @@ describe('brokering proxy', () => {
     const list = JSON.parse(ok(await akc(env, ['proxy', 'list', '--json']), 'proxy list').stdout);
     assert.deepEqual(
       list.bindings.map((b: Json) => b.name),
-      ['private-ip', 'private-name', 'q', 'rules', 'up'],
+      ['private-ip', 'private-name', 'q', 'rules', ...(hasOpenssl ? ['tls'] : []), 'up'],
     );
     assertNoValue(JSON.stringify(list), 'proxy list');
   });
@@ -365,6 +412,22 @@ describe('brokering proxy', () => {
     assert.equal(body.seenAuthorization, `Bearer ${REDACTED}`);
     assert.equal(body.token, REDACTED);
   });
+
+  it(
+    'verifies upstream TLS against the system roots (even with NODE_TLS_REJECT_UNAUTHORIZED=0 in its environment)',
+    { skip: !hasOpenssl && 'needs openssl' },
+    async () => {
+      const r = await request({ host: '127.0.0.1', port: proxyPort, path: '/tls/v1/echo' });
+      assert.equal(r.status, 502, r.body);
+      const err = JSON.parse(r.body).error;
+      assert.equal(err.reason, 'UPSTREAM_ERROR');
+      assert.match(err.message, /SELF_SIGNED|self-signed|certificate/i);
+      assert.deepEqual(tls!.hits, [], 'no request was sent over the untrusted connection');
+      const audited = auditRows(env, 'proxy.request').at(-1)!;
+      assert.equal(audited.detail.binding, 'tls');
+      assert.equal(audited.detail.status, 502);
+    },
+  );
 
   it('scrubs values split across chunks (raw, base64, base64url, hex) and in a 2 MiB stream', async () => {
     const split = await request({ host: '127.0.0.1', port: proxyPort, path: '/up/v1/split' });

@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StringDecoder } from 'node:string_decoder';
-import { akc, akcEnv, AKC_BIN, PASSWORD, type AkcEnv, type RunResult } from './env.js';
+import { akc, akcEnv, AKC_BIN, PASSWORD, tempDir, type AkcEnv, type RunResult } from './env.js';
 import { Vault } from '../../src/core/vault/vault.js';
 import type { KeychainPort } from '../../src/core/keychain/port.js';
 import type { AuditEntry } from '../../src/core/audit/chain.js';
@@ -333,12 +333,20 @@ export class Agent extends Child {
   }
 
   waitEvent(pred: (e: AgentEvent) => boolean, what: string, timeoutMs = DEFAULT_WAIT_MS): Promise<AgentEvent> {
-    return this.stdout.until(() => this.events().find(pred), `${what} from the agent`, timeoutMs, () => this.stderr.text.slice(-1000));
+    return this.stdout.until(
+      () => this.events().find(pred),
+      `${what} from the agent`,
+      timeoutMs,
+      () => this.stderr.text.slice(-1000),
+    );
   }
 
   /** The first approval.pending this agent received (optionally for `name`). */
   pending(name?: string): Promise<AgentEvent> {
-    return this.waitEvent((e) => e.ev === 'pending' && (name === undefined || e.name === name), `approval.pending${name ? ' for ' + name : ''}`);
+    return this.waitEvent(
+      (e) => e.ev === 'pending' && (name === undefined || e.name === name),
+      `approval.pending${name ? ' for ' + name : ''}`,
+    );
   }
 
   /** Waits for the agent to finish and returns every event. */
@@ -439,14 +447,22 @@ export class RawClient extends Waitable {
   }
 
   waitMessage(pred: (m: Json) => boolean, what: string, timeoutMs = DEFAULT_WAIT_MS): Promise<Json> {
-    return this.waitUntil(() => this.messages.find(pred), what, timeoutMs, () => this.tail());
+    return this.waitUntil(
+      () => this.messages.find(pred),
+      what,
+      timeoutMs,
+      () => this.tail(),
+    );
   }
 
   /** Waits until `count` messages arrived. */
   waitCount(count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    return this.waitUntil(() => (this.messages.length >= count ? true : undefined), `${count} messages`, timeoutMs, () => this.tail()).then(
-      () => undefined,
-    );
+    return this.waitUntil(
+      () => (this.messages.length >= count ? true : undefined),
+      `${count} messages`,
+      timeoutMs,
+      () => this.tail(),
+    ).then(() => undefined);
   }
 
   /** Waits until the host ended or closed the connection. */
@@ -512,6 +528,7 @@ export async function auditMacKey(env: AkcEnv): Promise<Buffer> {
     return Buffer.from(vault.auditKey!);
   } finally {
     vault.close();
+    fs.rmSync(path.dirname(scratch.home), { recursive: true, force: true });
   }
 }
 
@@ -549,9 +566,27 @@ export function vaultDb(env: AkcEnv): string {
   return path.join(env.home, 'vault.db');
 }
 
+let scratchRoot: string | undefined;
+/** An environment like akcEnv() under one shared temp root (one exit hook for them all). */
+function scratchEnv(): AkcEnv {
+  scratchRoot ??= tempDir('akc-e2e-scratch-');
+  const base = fs.mkdtempSync(path.join(scratchRoot, 'v-'));
+  return {
+    home: path.join(base, 'home'),
+    socket: path.join(base, 'run', 'agent.sock'),
+    env: {
+      ...process.env,
+      AKC_HOME: path.join(base, 'home'),
+      AKC_SOCKET: path.join(base, 'run', 'agent.sock'),
+      AKC_KEYCHAIN_SERVICE: `agent-keychain-test-${path.basename(base)}`,
+      AKC_DANGEROUS_TEST_WEAK_KDF: '1',
+    },
+  };
+}
+
 /** Copies the data dir (vault.db and any WAL files) to a fresh environment. */
 export function cloneVault(env: AkcEnv): AkcEnv {
-  const copy = akcEnv();
+  const copy = scratchEnv();
   fs.mkdirSync(copy.home, { recursive: true, mode: 0o700 });
   for (const f of fs.readdirSync(env.home)) fs.copyFileSync(path.join(env.home, f), path.join(copy.home, f));
   return copy;

@@ -124,6 +124,7 @@ describe('golden vectors (test/fixtures/protocol-v1)', () => {
     ['status', 'status'],
     ['secret.list', 'secret-list'],
     ['secret.get', 'secret-get'],
+    ['secret.getMany', 'secret-getmany'],
     ['lease.list', 'lease-list'],
     ['lease.revoke', 'lease-revoke'],
   ];

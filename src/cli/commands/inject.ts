@@ -121,7 +121,8 @@ export async function inject(ctx: CommandContext): Promise<void> {
   const segments = parseTemplate(template);
   const refs = segments.filter((s): s is { ref: string; line: number } => 'ref' in s);
   const names = [...new Set(refs.map((r) => r.ref))];
-  if (names.length > MAX_GET_MANY_NAMES) throw new AkcError('INVALID_ARGUMENT', `the template names more than ${MAX_GET_MANY_NAMES} secrets`);
+  if (names.length > MAX_GET_MANY_NAMES)
+    throw new AkcError('INVALID_ARGUMENT', `the template names more than ${MAX_GET_MANY_NAMES} secrets`);
 
   let values = new Map<string, string>();
   if (names.length > 0) {

@@ -164,7 +164,10 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (outcome.error) {
     // As shells do: 127 for a command that is not there, 126 for one that cannot run.
     const notFound = outcome.error.code === 'ENOENT';
-    printError(ctx.io, new AkcError('INVALID_ARGUMENT', `failed to start ${cmd}: ${notFound ? 'command not found' : outcome.error.message}`));
+    printError(
+      ctx.io,
+      new AkcError('INVALID_ARGUMENT', `failed to start ${cmd}: ${notFound ? 'command not found' : outcome.error.message}`),
+    );
     return notFound ? 127 : 126;
   }
   if (outcome.signal) {

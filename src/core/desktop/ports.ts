@@ -6,9 +6,9 @@
 
 /** The system clipboard (text only). */
 export interface ClipboardPort {
-  writeText(text: string): void;
-  readText(): string;
-  clear(): void;
+  writeText(text: string): Promise<void> | void;
+  readText(): Promise<string> | string;
+  clear(): Promise<void> | void;
 }
 
 /** Asks the human where to save a file. Resolves null when they cancel. */

@@ -168,7 +168,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     if (this.closed) return;
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
-    this.clearClipboardIfOurs();
+    await this.clearClipboardIfOurs();
     const server = this.server;
     const host = this.host;
     this.server = null;
@@ -219,7 +219,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     this.activity = new ActivityReader(host.vault.db);
     this.lastSeq = this.activity.headSeq();
     host.on('state', (state) => {
-      if (state !== 'unlocked') this.clearClipboardIfOurs();
+      if (state !== 'unlocked') void this.clearClipboardIfOurs();
       this.pump();
       this.emit('stateChanged', this.appState());
       this.emit('approvalsChanged', this.approvalViews());
@@ -509,13 +509,13 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     }
   }
 
-  private copySecret(i: VerbInput<'copySecret'>): { name: string; clearsInSeconds: number } {
+  private async copySecret(i: VerbInput<'copySecret'>): Promise<{ name: string; clearsInSeconds: number }> {
     const host = this.requireUnlocked();
     const revealed = host.secrets.reveal(i.name, i.version);
     try {
       const text = revealed.value.toString('utf8');
       try {
-        this.clipboard.writeText(text);
+        await this.clipboard.writeText(text);
       } catch {
         throw new AkcError('INTERNAL', 'failed to copy: no clipboard is available');
       }
@@ -529,19 +529,19 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
 
   private armClipboardClear(digest: string): void {
     if (this.clip) clearTimeout(this.clip.timer);
-    const timer = setTimeout(() => this.clearClipboardIfOurs(), this.clipboardClearMs);
+    const timer = setTimeout(() => void this.clearClipboardIfOurs(), this.clipboardClearMs);
     timer.unref();
     this.clip = { sha256: digest, timer };
   }
 
   /** Clears the clipboard only if it still holds the value we put there. */
-  private clearClipboardIfOurs(): void {
+  private async clearClipboardIfOurs(): Promise<void> {
     const clip = this.clip;
     if (!clip) return;
     clearTimeout(clip.timer);
     this.clip = null;
     try {
-      if (sha256(this.clipboard.readText()) === clip.sha256) this.clipboard.clear();
+      if (sha256(await this.clipboard.readText()) === clip.sha256) await this.clipboard.clear();
     } catch {
       // no clipboard any more: nothing to clear
     }

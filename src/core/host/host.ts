@@ -276,7 +276,8 @@ export class Host extends EventEmitter<HostEvents> {
       const outcome = await this.askHuman(requester, asked, purpose, uncovered.length === 0, onPending);
       if (outcome.kind !== 'decided') {
         if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
-        if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
+        if (this.vault.state !== 'unlocked')
+          return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
         return deny('approval timeout', new AkcError('APPROVAL_TIMEOUT', 'nobody answered the approval request in time'));
       }
       const d = outcome.decision;

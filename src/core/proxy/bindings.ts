@@ -8,7 +8,7 @@
  * holds names and URLs, never a value. Changes are made by the offline CLI with the
  * master password and audited (`proxy.add`, `proxy.rm`).
  */
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
 import { globMatch } from '../policy/glob.js';
 
@@ -232,6 +232,9 @@ function authColumns(auth: BindingAuth): { kind: string; name: string; template:
 
 /** The `proxy_bindings` table. Read on every proxied request, so CLI changes apply at once. */
 export class BindingStore {
+  /** Prepared once: the proxy looks a binding up on every request. */
+  private getStmt: Statement | null = null;
+
   constructor(private readonly db: Database) {}
 
   list(): ProxyBinding[] {
@@ -239,7 +242,8 @@ export class BindingStore {
   }
 
   get(name: string): ProxyBinding | null {
-    const row = this.db.prepare('SELECT * FROM proxy_bindings WHERE name = ?').get(name) as Row | undefined;
+    this.getStmt ??= this.db.prepare('SELECT * FROM proxy_bindings WHERE name = ?');
+    const row = this.getStmt.get(name) as Row | undefined;
     return row ? toBinding(row) : null;
   }
 

@@ -1,8 +1,9 @@
 /**
  * Scrubbing a secret out of what comes back from an upstream: header values and a
- * streamed body. The body scrubber holds back the last (longest needle − 1) bytes of each
- * chunk, so a value split across chunks (or across TCP segments) is still found, and
- * memory stays constant whatever the body size.
+ * streamed body. The body scrubber holds back only the end of a chunk that could be the
+ * start of a value (at most the longest needle − 1 bytes), so a value split across chunks
+ * (or TCP segments) is still found, memory stays constant whatever the body size, and a
+ * chunk that ends cleanly (a server-sent event) goes out at once.
  *
  * Needles: the value itself and its common encodings (base64, base64url, hex, URL and
  * JSON escaping), plus any extra whole credentials (e.g. the basic-auth token).
@@ -64,7 +65,7 @@ export class Scrubber {
    */
   private scan(buf: Buffer, end: number, final: boolean): { out: Buffer; consumed: number } {
     // Bytes from `safe` on may start a match that continues in the next chunk.
-    const safe = final ? end : Math.max(0, end - (this.maxLen - 1));
+    const safe = final ? end : end - this.partialTail(buf, end);
     const parts: Buffer[] = [];
     let pos = 0;
     const next = this.needles.map((n) => buf.indexOf(n, 0));
@@ -90,7 +91,26 @@ export class Scrubber {
     return { out: Buffer.concat(parts), consumed: cut };
   }
 
-  /** A Transform that scrubs a byte stream; `onBytes` counts the bytes that came in. */
+  /**
+   * The length of the longest suffix of `buf[0, end)` that is a proper prefix of a needle:
+   * only those bytes must wait for the next chunk. Holding back less than a full needle
+   * length keeps streams (server-sent events) flowing: a chunk that ends cleanly is passed
+   * on at once.
+   */
+  private partialTail(buf: Buffer, end: number): number {
+    let longest = 0;
+    for (const n of this.needles) {
+      for (let k = Math.min(n.length - 1, end); k > longest; k--) {
+        if (buf.compare(n, 0, k, end - k, end) === 0) {
+          longest = k;
+          break;
+        }
+      }
+    }
+    return longest;
+  }
+
+  /** A Transform that scrubs a byte stream. */
   stream(): Transform {
     let pending: Buffer = Buffer.alloc(0);
     const scan = (buf: Buffer, final: boolean): { out: Buffer; consumed: number } => this.scan(buf, buf.length, final);

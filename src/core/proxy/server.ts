@@ -451,7 +451,17 @@ export class ProxyServer {
       timeout: this.timeoutMs,
       ...(isHttps ? { rejectUnauthorized: true, ...(net.isIP(hostname) ? {} : { servername: hostname }) } : {}),
     };
-    const upReq = (isHttps ? https : http).request(options);
+    let upReq: http.ClientRequest;
+    try {
+      upReq = (isHttps ? https : http).request(options);
+    } catch (err) {
+      // E.g. a value with characters a header cannot carry: nothing was sent.
+      status = 502;
+      const message = `the request cannot be sent upstream: ${(err as NodeJS.ErrnoException).code ?? 'invalid request'}`;
+      sendError(res, 502, 'UPSTREAM_ERROR', message, req);
+      finish(message);
+      return;
+    }
     let timedOut = false;
     upReq.on('timeout', () => {
       timedOut = true;
@@ -489,8 +499,15 @@ export class ProxyServer {
         finish((err as Error).message);
         return;
       }
-      const outHeaders = responseHeaders(upRes.rawHeaders, scrubber, target, decoder !== null);
-      res.writeHead(status, outHeaders);
+      try {
+        res.writeHead(status, responseHeaders(upRes.rawHeaders, scrubber, target, decoder !== null));
+      } catch {
+        upRes.destroy();
+        status = 502;
+        sendError(res, 502, 'UPSTREAM_ERROR', 'the upstream sent a response that cannot be passed on', req);
+        finish('unusable upstream response headers');
+        return;
+      }
       const counter = new Transform({
         transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
           responseBytes += chunk.length;

@@ -62,15 +62,18 @@ function parseEndpoint(text: string): [string, number] | null {
   return null;
 }
 
-function readTcpTable(file: string): TcpRow[] {
+/** Rows of /proc/net/tcp{,6} whose local port is `localPort` (other lines are not parsed). */
+function readTcpTable(file: string, localPort: number): TcpRow[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {
     return [];
   }
+  const needle = `:${localPort.toString(16).toUpperCase().padStart(4, '0')} `;
   const rows: TcpRow[] = [];
   for (const line of text.split('\n').slice(1)) {
+    if (!line.includes(needle)) continue;
     const f = line.trim().split(/\s+/);
     if (f.length < 10) continue;
     const local = parseEndpoint(f[1]!);
@@ -101,7 +104,7 @@ export function findClientSocket(socket: net.Socket): { uid: number; inode: numb
   const ourPort = socket.localPort;
   if (peerPort === undefined || ourPort === undefined) return null;
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const r of readTcpTable(file)) {
+    for (const r of readTcpTable(file, peerPort)) {
       if (r.localPort === peerPort && r.remotePort === ourPort && r.localAddr === peerAddr && r.remoteAddr === ourAddr && r.inode !== 0) {
         return { uid: r.uid, inode: r.inode };
       }

@@ -45,7 +45,10 @@ export function* walkFiles(root: string, stats: FileScanStats): Generator<string
     return;
   }
   // Given explicitly (the path names node_modules): everything under it is scanned.
-  const skipNodeModules = !path.resolve(root).split(path.sep).some((part) => SKIP_UNLESS_GIVEN.has(part));
+  const skipNodeModules = !path
+    .resolve(root)
+    .split(path.sep)
+    .some((part) => SKIP_UNLESS_GIVEN.has(part));
   const stack: string[] = [root];
   while (stack.length > 0) {
     const dir = stack.pop()!;

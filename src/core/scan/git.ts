@@ -47,7 +47,12 @@ export function checkRepository(repo: string): void {
 }
 
 /** Scans the history of the repository at `repo`. */
-export async function scanGitHistory(repo: string, patterns: ScanPatterns, stats: GitScanStats, onFinding: (f: GitFinding) => void): Promise<void> {
+export async function scanGitHistory(
+  repo: string,
+  patterns: ScanPatterns,
+  stats: GitScanStats,
+  onFinding: (f: GitFinding) => void,
+): Promise<void> {
   checkRepository(repo);
   const found: GitFinding[] = [];
   await streamBlobs(repo, patterns, stats, (f) => found.push(f));

@@ -39,7 +39,9 @@ export class ScanPatterns {
 
   constructor(targets: readonly ScanTarget[]) {
     const used = targets.filter((t) => t.value.length >= MIN_SCAN_VALUE_BYTES);
-    this.skipped = targets.filter((t) => t.value.length < MIN_SCAN_VALUE_BYTES).map(({ secret, version, state }) => ({ secret, version, state }));
+    this.skipped = targets
+      .filter((t) => t.value.length < MIN_SCAN_VALUE_BYTES)
+      .map(({ secret, version, state }) => ({ secret, version, state }));
     this.owners = used.map(({ secret, version, state }) => ({ secret, version, state }));
     this.set = new PatternSet(used.map((t) => t.value));
   }
@@ -70,11 +72,7 @@ export class StreamScanner {
   /** One finding per (line, secret version, encoding). */
   private readonly seen = new Set<string>();
 
-  constructor(
-    set: PatternSet,
-    owners: readonly Omit<ScanTarget, 'value'>[],
-    onFinding: (f: Finding) => void,
-  ) {
+  constructor(set: PatternSet, owners: readonly Omit<ScanTarget, 'value'>[], onFinding: (f: Finding) => void) {
     if (!set.automaton) {
       this.matcher = null;
       return;

@@ -251,7 +251,10 @@ class Connection {
           if (Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', id, result })) > MAX_FRAME_BYTES) {
             for (const d of delivered) host.revokeOwnLease(requester, d.lease.id);
             throw new RpcFailure(
-              rpcError('INVALID_PARAMS', `the values together exceed the ${MAX_FRAME_BYTES}-byte frame limit; ask for fewer secrets at a time`),
+              rpcError(
+                'INVALID_PARAMS',
+                `the values together exceed the ${MAX_FRAME_BYTES}-byte frame limit; ask for fewer secrets at a time`,
+              ),
             );
           }
           return result;
