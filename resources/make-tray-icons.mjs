@@ -74,7 +74,10 @@ function draw(size, kind) {
   const out = Buffer.alloc(size * size * 4);
   for (let py = 0; py < size; py++) {
     for (let px = 0; px < size; px++) {
-      let r = 0, g = 0, b = 0, a = 0;
+      let r = 0,
+        g = 0,
+        b = 0,
+        a = 0;
       for (let sy = 0; sy < SS; sy++) {
         for (let sx = 0; sx < SS; sx++) {
           const s = shape((px + (sx + 0.5) / SS) / size, (py + (sy + 0.5) / SS) / size, kind);

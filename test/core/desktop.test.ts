@@ -110,8 +110,14 @@ describe('auto-lock policy', () => {
   });
 
   test('screen lock and suspend lock only with lockOnSleep; unlock and resume never lock', () => {
-    assert.deepEqual(autoLockDecision(settings, 'unlocked', { kind: 'session', event: 'lock-screen' }), { lock: true, reason: 'screen locked' });
-    assert.deepEqual(autoLockDecision(settings, 'unlocked', { kind: 'session', event: 'suspend' }), { lock: true, reason: 'system suspended' });
+    assert.deepEqual(autoLockDecision(settings, 'unlocked', { kind: 'session', event: 'lock-screen' }), {
+      lock: true,
+      reason: 'screen locked',
+    });
+    assert.deepEqual(autoLockDecision(settings, 'unlocked', { kind: 'session', event: 'suspend' }), {
+      lock: true,
+      reason: 'system suspended',
+    });
     assert.equal(autoLockDecision(settings, 'unlocked', { kind: 'session', event: 'unlock-screen' }).lock, false);
     assert.equal(autoLockDecision(settings, 'unlocked', { kind: 'session', event: 'resume' }).lock, false);
     const off = { ...settings, lockOnSleep: false };

@@ -75,7 +75,8 @@ describe('kill -9 of the host during a burst of gets', () => {
     const errors = events.filter((e) => e.ev === 'error');
     assert.equal(errors.length, 12, 'every connection ended with an error');
     assert.ok(
-      errors.every((e) => e.code === 'IO'),
+      // IO for connections the kill cut; HOST_NOT_RUNNING for one that was still connecting.
+      errors.every((e) => e.code === 'IO' || e.code === 'HOST_NOT_RUNNING'),
       JSON.stringify(errors.slice(0, 3)),
     );
 

@@ -45,13 +45,13 @@ async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (Date.now() > deadline) throw new Error('timed out waiting for another renderer build', { cause: err });
       // Another test process is building; a lock older than the timeout is stale.
       try {
         if (Date.now() - fs.statSync(LOCK).mtimeMs > BUILD_TIMEOUT_MS) fs.rmSync(LOCK, { recursive: true, force: true });
       } catch {
         // released meanwhile
       }
-      if (Date.now() > deadline) throw new Error('timed out waiting for another renderer build');
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -121,6 +121,10 @@ export async function serveStatic(dir: string, csp = RENDERER_CSP): Promise<Stat
       return;
     }
     if (rel === '/') rel = '/index.html';
+    if (rel === '/favicon.ico' && !fs.existsSync(path.join(root, 'favicon.ico'))) {
+      res.writeHead(204, headers).end(); // the browser asks on its own; the app has none
+      return;
+    }
     const file = path.resolve(root, '.' + path.posix.normalize(rel));
     if (!file.startsWith(root + path.sep)) {
       res.writeHead(404, headers).end();

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { VERBS, EVENTS, type EventName, type EventPayloads, type Verb } from '../../src/shared/contract.js';
+import { VERBS, EVENTS, type EventName, type Verb } from '../../src/shared/contract.js';
 import { AkcError } from '../../src/shared/errors.js';
 import { DesktopService } from '../../src/core/desktop/service.js';
 import type { ClipboardPort, SaveDialogPort } from '../../src/core/desktop/ports.js';
@@ -143,12 +143,15 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
   const server = await serveStatic(rendererDir);
 
   const pages = new Set<Page>();
-  const forward = <E extends EventName>(name: E) => {
-    service.on(name, (payload: EventPayloads[E]) => {
+  const forward = (name: EventName): void => {
+    (service.on as (n: string, l: (p: unknown) => void) => unknown).call(service, name, (payload: unknown) => {
       for (const page of pages) {
         if (page.isClosed()) continue;
         page
-          .evaluate(([n, p]) => (window as unknown as { __akcEmit?: (n: string, p: unknown) => void }).__akcEmit?.(n, p), [name, payload] as const)
+          .evaluate(([n, p]) => (window as unknown as { __akcEmit?: (n: string, p: unknown) => void }).__akcEmit?.(n, p), [
+            name,
+            payload,
+          ] as const)
           .catch(() => undefined); // page navigating or closed
       }
     });
@@ -173,9 +176,7 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
     logs,
     quitRequested: () => quit,
     async attach(page: Page): Promise<void> {
-      await page.exposeBinding('__akcInvoke', (_source, verb: unknown, input: unknown) =>
-        service.dispatchEnvelope(verb as Verb, input),
-      );
+      await page.exposeBinding('__akcInvoke', (_source, verb: unknown, input: unknown) => service.dispatchEnvelope(verb as Verb, input));
       await page.addInitScript(defineKeychain, { verbs: VERBS, events: EVENTS });
       pages.add(page);
       page.once('close', () => pages.delete(page));

@@ -30,7 +30,15 @@ describe('renderer in Chromium through the test bridge', { skip }, () => {
     bridge = await startBridge({ unlockWithKeychainAtStart: false });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
 
@@ -43,6 +51,9 @@ describe('renderer in Chromium through the test bridge', { skip }, () => {
     const page = await browser.newPage();
     const problems: string[] = [];
     page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`);
+    });
     page.on('console', (msg) => {
       if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
     });
@@ -57,7 +68,9 @@ describe('renderer in Chromium through the test bridge', { skip }, () => {
     const keys = await page.evaluate(() => Object.keys((window as unknown as { keychain: object }).keychain).sort());
     assert.deepEqual(keys, [...VERBS, 'on'].sort(), 'exactly the contract verbs and on()');
 
-    const state = await page.evaluate(() => (window as unknown as { keychain: { getAppState(i: object): Promise<{ vault: string }> } }).keychain.getAppState({}));
+    const state = await page.evaluate(() =>
+      (window as unknown as { keychain: { getAppState(i: object): Promise<{ vault: string }> } }).keychain.getAppState({}),
+    );
     assert.equal(state.vault, 'uninitialized');
 
     // Validation at the receiver; the error is a plain object with code and message only.
@@ -87,13 +100,14 @@ describe('renderer in Chromium through the test bridge', { skip }, () => {
     });
     const result = await page.evaluate(
       (password) =>
-        (window as unknown as { keychain: { setupVault(i: object): Promise<{ vault: string }> } }).keychain.setupVault({ password, keychain: false }),
+        (window as unknown as { keychain: { setupVault(i: object): Promise<{ vault: string }> } }).keychain.setupVault({
+          password,
+          keychain: false,
+        }),
       PASSWORD,
     );
     assert.equal(result.vault, 'unlocked');
-    await page.waitForFunction(() =>
-      (window as unknown as { seen: { vault: string }[] }).seen.some((s) => s.vault === 'unlocked'),
-    );
+    await page.waitForFunction(() => (window as unknown as { seen: { vault: string }[] }).seen.some((s) => s.vault === 'unlocked'));
     // The app follows the event: the setup screen is gone.
     await page.getByRole('heading', { name: /create your vault/i }).waitFor({ state: 'detached', timeout: 15_000 });
     await page.close();

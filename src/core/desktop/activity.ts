@@ -103,13 +103,7 @@ export class ActivityReader {
   entry(seq: number): (ActivityEntry & { detail: Record<string, unknown> | null }) | null {
     const row = this.db.prepare('SELECT * FROM audit WHERE seq = ?').get(seq) as AuditRow | undefined;
     if (!row) return null;
-    let detail: Record<string, unknown> | null = null;
-    try {
-      detail = row.detail ? (JSON.parse(row.detail) as Record<string, unknown>) : null;
-    } catch {
-      detail = null;
-    }
-    return { ...activityEntry(row), detail };
+    return { ...activityEntry(row), detail: parseDetail(row.detail) };
   }
 
   /** When this requester (an agent name or program label) last asked for something. */
@@ -194,12 +188,7 @@ export class ActivityReader {
 }
 
 function exportLine(row: AuditRow): Record<string, unknown> {
-  let detail: unknown = null;
-  try {
-    detail = row.detail ? JSON.parse(row.detail) : null;
-  } catch {
-    detail = { unparsable: true };
-  }
+  const detail = row.detail === null ? null : (parseDetail(row.detail) ?? { unparsable: true });
   return {
     seq: row.seq,
     ts: row.ts,
@@ -217,4 +206,14 @@ function exportLine(row: AuditRow): Record<string, unknown> {
     prevHash: Buffer.from(row.prev_hash).toString('hex'),
     hash: Buffer.from(row.hash).toString('hex'),
   };
+}
+
+function parseDetail(text: string | null): Record<string, unknown> | null {
+  if (!text) return null;
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }

@@ -106,8 +106,6 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
   private readonly byApproval = new Map<string, KnownRequester>();
   private readonly byLabel = new Map<string, KnownRequester>();
   private readonly byFingerprint = new Map<string, KnownRequester>();
-  /** audit seq of an approval.request → requester */
-  private readonly bySeq = new Map<number, KnownRequester>();
 
   readonly dataDir: string;
   readonly socketPath: string;
@@ -627,8 +625,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
   private async requesterOf(
     seq: number,
   ): Promise<
-    | { kind: 'agent'; name: string }
-    | { kind: 'program'; fingerprint: string; label: string; exe: string | null; script: string | null }
+    { kind: 'agent'; name: string } | { kind: 'program'; fingerprint: string; label: string; exe: string | null; script: string | null }
   > {
     const host = this.requireUnlocked();
     const entry = this.activity!.entry(seq);
@@ -638,8 +635,12 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     }
     const agent = host.agents.find(entry.agent);
     if (agent && agent.revokedAt === null) return { kind: 'agent', name: agent.name };
-    const known = this.bySeq.get(seq) ?? this.byLabel.get(`${entry.agent}\0${entry.exe ?? ''}`);
-    if (known && !known.agent) return { kind: 'program', fingerprint: known.fingerprint, label: known.label, exe: known.exe, script: known.script };
+    // An approval.request entry names its approval id; other entries are matched by label and executable.
+    const known =
+      (entry.event === 'approval.request' && entry.reason ? this.byApproval.get(entry.reason) : undefined) ??
+      this.byLabel.get(`${entry.agent}\0${entry.exe ?? ''}`);
+    if (known && !known.agent)
+      return { kind: 'program', fingerprint: known.fingerprint, label: known.label, exe: known.exe, script: known.script };
     const leaseId = typeof entry.detail?.lease === 'string' ? entry.detail.lease : null;
     const lease = leaseId ? host.leases.get(leaseId) : null;
     const isScript = entry.agent.includes(' ');
@@ -695,7 +696,14 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     const host = this.requireHost();
     const r = host.vault.audit.verify(host.vault.auditKey);
     return r.ok
-      ? { ok: true, entries: r.entries, checkpointsVerified: r.checkpointsVerified, macChecked: r.macChecked, firstBadSeq: null, problem: null }
+      ? {
+          ok: true,
+          entries: r.entries,
+          checkpointsVerified: r.checkpointsVerified,
+          macChecked: r.macChecked,
+          firstBadSeq: null,
+          problem: null,
+        }
       : { ok: false, entries: r.entries, checkpointsVerified: 0, macChecked: r.macChecked, firstBadSeq: r.firstBadSeq, problem: r.problem };
   }
 
@@ -729,16 +737,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
         const entries = reader.since(this.lastSeq);
         if (entries.length === 0) break;
         this.lastSeq = entries[entries.length - 1]!.seq;
-        for (const e of entries) {
-          if (e.event === 'approval.request' && e.reason) {
-            const known = this.byApproval.get(e.reason);
-            if (known) {
-              this.bySeq.set(e.seq, known);
-              if (this.bySeq.size > REQUESTER_MEMORY) this.bySeq.delete(this.bySeq.keys().next().value!);
-            }
-          }
-          if (/^secret\.(create|update|delete|deliver|rotate)$/.test(e.event)) touchedSecrets = true;
-        }
+        if (entries.some((e) => /^secret\.(create|update|delete|deliver|rotate)$/.test(e.event))) touchedSecrets = true;
         this.emit('activityAppended', entries);
         if (entries.length < 500) break;
       }
@@ -804,4 +803,3 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
 function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
-

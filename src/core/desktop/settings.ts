@@ -18,7 +18,10 @@ export const DEFAULT_SETTINGS: Readonly<StoredSettings> = Object.freeze({
 });
 
 type Check = (v: unknown) => boolean;
-const int = (min: number, max: number): Check => (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const int =
+  (min: number, max: number): Check =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 const bool: Check = (v) => typeof v === 'boolean';
 
 const CHECKS: Record<keyof StoredSettings, Check> = {
@@ -55,7 +58,9 @@ export function writeSettings(vault: Vault, patch: Partial<StoredSettings>, by: 
   const changed = KEYS.filter((k) => patch[k] !== undefined && patch[k] !== current[k] && CHECKS[k](patch[k]));
   if (changed.length === 0) return current;
   durableTransaction(vault.db, () => {
-    const upsert = vault.db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    const upsert = vault.db.prepare(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    );
     for (const k of changed) upsert.run(k, JSON.stringify(patch[k]));
     vault.auditInTransaction([
       {

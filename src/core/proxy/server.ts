@@ -201,6 +201,7 @@ export class ProxyServer {
         else res.destroy();
       });
     });
+    server.maxConnections = 512;
     server.on('connection', (socket: net.Socket) => {
       const caller = this.identify(socket, kind);
       caller.catch(() => undefined);
