@@ -114,6 +114,11 @@ function akcGet(env: NodeJS.ProcessEnv, expected: string): Promise<number> {
   });
 }
 
+/** Microseconds of this thread's CPU (user + system) per operation. */
+function cpuPerOp(used: NodeJS.CpuUsage, ops: number): number {
+  return (used.user + used.system) / Math.max(1, ops);
+}
+
 async function timeRuns(n: number, fn: () => Promise<void>): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -244,8 +249,10 @@ async function main(): Promise<number> {
     if (!first.pendingSeen) notes.push('the first get did not go pending (a grant already existed?)');
 
     log(`sequential secret.get: ${SEQUENTIAL_WARMUP} warm-up + ${SEQUENTIAL_GETS} measured`);
+    let cpu = process.threadCpuUsage();
     const seq = await worker.run({ kind: 'sequential', n: SEQUENTIAL_GETS, warmup: SEQUENTIAL_WARMUP, ...target });
     tally(seq);
+    const seqHostCpuUs = cpuPerOp(process.threadCpuUsage(cpu), seq.ops + seq.extraOps);
     const seqSummary = summarize(seq.latenciesNs);
 
     // For comparison: the SDK client on the host's own thread (client and host share one event loop).
@@ -258,12 +265,19 @@ async function main(): Promise<number> {
     wrongValues += sameThread.wrongValues;
     const sameThreadSummary = summarize(sameThread.latenciesNs);
 
-    const throughput: { clients: number; getsPerSecond: number; ops: number; latency: Summary }[] = [];
+    const throughput: { clients: number; getsPerSecond: number; ops: number; latency: Summary; hostCpuUsPerGet: number }[] = [];
     for (const clients of THROUGHPUT_CLIENTS) {
       log(`throughput with ${clients} client(s) for ${THROUGHPUT_MS / 1000} s`);
+      cpu = process.threadCpuUsage();
       const r = await worker.run({ kind: 'concurrent', clients, ms: THROUGHPUT_MS, warmupMs: THROUGHPUT_WARMUP_MS, ...target });
       tally(r);
-      throughput.push({ clients, getsPerSecond: r.ops / (r.elapsedNs / 1e9), ops: r.ops, latency: summarize(r.latenciesNs) });
+      throughput.push({
+        clients,
+        getsPerSecond: r.ops / (r.elapsedNs / 1e9),
+        ops: r.ops,
+        latency: summarize(r.latenciesNs),
+        hostCpuUsPerGet: cpuPerOp(process.threadCpuUsage(cpu), r.ops + r.extraOps),
+      });
     }
 
     // Over-all load on the host thread during the 32-client run is what limits throughput;
@@ -357,6 +371,12 @@ async function main(): Promise<number> {
         target: '',
         ok: null,
       },
+      {
+        metric: 'host-thread CPU per get: sequential / 32 clients',
+        value: `${formatDuration(seqHostCpuUs)} / ${formatDuration(t32.hostCpuUsPerGet)}`,
+        target: '',
+        ok: null,
+      },
       { metric: '`akc get` wall time p50', value: formatDuration(cliSummary.p50), target: '', ok: null },
       {
         metric: 'password unlock (Argon2id 64 MiB/3/4), median',
@@ -441,7 +461,7 @@ async function main(): Promise<number> {
       kdf,
       targets: { getP50Us: 100, getP99Us: 1000, getsPerSecond32: 10_000 },
       results: {
-        sequential: seqSummary,
+        sequential: { ...seqSummary, hostCpuUsPerGet: seqHostCpuUs },
         sequentialSameThread: sameThreadSummary,
         throughput,
         akcGet: cliSummary,

@@ -14,7 +14,14 @@ import { openDatabase } from '../../src/core/store/database.js';
 import { AgentRegistry, type AgentRecord } from '../../src/core/policy/agents.js';
 import { GrantStore, type GrantInput } from '../../src/core/policy/grants.js';
 import { globMatch, globToRegExp, isGlob } from '../../src/core/policy/glob.js';
-import { agentFingerprint, programFingerprint, type Requester } from '../../src/core/policy/requester.js';
+import {
+  agentFingerprint,
+  akcSubcommand,
+  programFingerprint,
+  programLabel,
+  viaProgram,
+  type Requester,
+} from '../../src/core/policy/requester.js';
 import { formatPath, parsePolicy } from '../../src/core/policy/policy-file.js';
 import { secretPatternProblem } from '../../src/core/policy/admin.js';
 import type { PeerIdentity } from '../../src/core/identity/index.js';
@@ -340,5 +347,48 @@ describe('policy file parsing', () => {
     assert.match(problem('{"version": 1', 'x.json'), /^malformed policy: invalid JSON: /);
     assert.equal(formatPath([]), '(top level)');
     assert.equal(formatPath(['grants', 3, 'secret']), 'grants[3].secret');
+  });
+});
+
+describe('requester fingerprints for the akc CLI', () => {
+  const akcPeer = (via: { exe: string; script: string | null }) => ({
+    pid: 50,
+    exe: '/usr/bin/node',
+    exeSha256: 'a'.repeat(64),
+    script: '/opt/akc/bin/akc.js',
+    argv: ['/usr/bin/node', '/opt/akc/bin/akc.js', 'get', 'OPENAI_API_KEY'],
+    parents: [
+      { pid: 49, exe: '/usr/bin/bash', script: null, argv: ['bash', '-c', 'akc get OPENAI_API_KEY'], cwd: '/', uid: 1000 },
+      { pid: 48, exe: via.exe, script: via.script, argv: [via.exe], cwd: '/', uid: 1000 },
+    ],
+  });
+
+  test('`akc get` run by two different programs gets two fingerprints (one approval never serves both)', () => {
+    const a = akcPeer({ exe: '/home/ana/.local/bin/claude', script: null });
+    const b = akcPeer({ exe: '/usr/bin/python3', script: '/tmp/evil.py' });
+    assert.equal(akcSubcommand(a), 'get');
+    assert.equal(viaProgram(a)?.exe, '/home/ana/.local/bin/claude', 'shells are skipped');
+    assert.notEqual(programFingerprint(a), programFingerprint(b));
+    assert.equal(programLabel(a), 'akc get via claude');
+    assert.equal(programLabel(b), 'akc get via evil.py');
+  });
+
+  test('the subcommand is part of the fingerprint (`akc mcp` approvals do not cover `akc get`)', () => {
+    const get = akcPeer({ exe: '/home/ana/.local/bin/claude', script: null });
+    const mcp = { ...get, argv: ['/usr/bin/node', '/opt/akc/bin/akc.js', 'mcp'] };
+    assert.equal(akcSubcommand(mcp), 'mcp');
+    assert.notEqual(programFingerprint(get), programFingerprint(mcp));
+  });
+
+  test('a program that is not akc keeps its plain fingerprint', () => {
+    const p = {
+      exe: '/usr/bin/python3',
+      exeSha256: 'b'.repeat(64),
+      script: '/srv/agent.py',
+      argv: ['python3', '/srv/agent.py'],
+      parents: [],
+    };
+    assert.equal(akcSubcommand(p), null);
+    assert.equal(programFingerprint(p), programFingerprint({ exe: p.exe, exeSha256: p.exeSha256, script: p.script }));
   });
 });

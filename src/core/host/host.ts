@@ -16,7 +16,9 @@ import type { KeychainPort } from '../keychain/port.js';
 import { AgentRegistry } from '../policy/agents.js';
 import { GrantStore, type Grant, type GrantInput } from '../policy/grants.js';
 import { DEFAULT_LEASE_MS, LeaseStore, newLeaseId, type Lease } from '../policy/leases.js';
-import { agentFingerprint, programFingerprint, programLabel, type Requester } from '../policy/requester.js';
+import { agentFingerprint, akcSubcommand, programFingerprint, programLabel, viaProgram, type Requester } from '../policy/requester.js';
+import { hashExecutable } from '../identity/exe-hash.js';
+import type { ProcessSummary } from '../identity/index.js';
 import { SecretStore, type SecretMeta } from '../vault/secrets.js';
 import { Vault, type VaultState } from '../vault/vault.js';
 import { DeliveryWriter } from './delivery-writer.js';
@@ -157,7 +159,10 @@ export class Host extends EventEmitter<HostEvents> {
 
   async requesterFor(session: Session): Promise<Requester> {
     const identity = session.identity;
-    const agent = await this.agents.match(identity, session.agentHint);
+    let agent = await this.agents.match(identity, session.agentHint);
+    // `akc get` run by a registered agent counts as that agent (see requester.ts).
+    const via = !agent && akcSubcommand(identity) !== null ? viaProgram(identity) : null;
+    if (via) agent = await this.agents.match(await viaIdentity(identity, via), session.agentHint);
     return {
       identity,
       agent: agent ? { id: agent.id, name: agent.name } : null,
@@ -531,4 +536,10 @@ export class Host extends EventEmitter<HostEvents> {
     }
     this.vault.close();
   }
+}
+
+/** The identity of the program an akc CLI peer runs for, for agent matching (hash included). */
+async function viaIdentity(peer: PeerIdentity, via: ProcessSummary): Promise<PeerIdentity> {
+  const exeSha256 = via.exe ? await hashExecutable(via.exe).catch(() => null) : null;
+  return { ...peer, ...via, uid: peer.uid, exeSha256, parents: [] };
 }

@@ -4,7 +4,7 @@
  * for interpreters, the script path) for an unregistered one.
  */
 import { createHash } from 'node:crypto';
-import type { PeerIdentity } from '../identity/index.js';
+import type { PeerIdentity, ProcessSummary } from '../identity/index.js';
 
 export interface Requester {
   identity: PeerIdentity;
@@ -15,10 +15,68 @@ export interface Requester {
   label: string;
 }
 
+/**
+ * When the peer is the `akc` CLI itself (`akc get`, `akc run`, `akc mcp`…), the program
+ * that matters is whoever ran it: every agent's `akc get` is the same node + akc.js, so
+ * keying grants on that alone would let one approval serve every program on the machine.
+ * For those peers the fingerprint adds the subcommand and the nearest parent that is not
+ * a shell or launcher ("via").
+ */
+const LAUNCHERS = new Set([
+  'bash',
+  'sh',
+  'dash',
+  'zsh',
+  'fish',
+  'ksh',
+  'env',
+  'npx',
+  'npm',
+  'npm-cli.js',
+  'npx-cli.js',
+  'timeout',
+  'nohup',
+  'sudo',
+  'script',
+  'xargs',
+  'time',
+]);
+
+function base(p: string | null): string {
+  return p ? p.split('/').pop()! : 'unknown';
+}
+
+/** The akc subcommand when the peer is the akc CLI (`get`, `run`, `mcp`…), else null. */
+export function akcSubcommand(identity: Pick<PeerIdentity, 'script'> & Partial<Pick<PeerIdentity, 'argv'>>): string | null {
+  const script = identity.script;
+  const argv = identity.argv ?? [];
+  if (!script || !(script.endsWith('/bin/akc.js') || script.endsWith('/dist/src/cli/main.js'))) return null;
+  const i = argv.findIndex((a) => a === script || a.endsWith('/akc.js') || a.endsWith('/akc'));
+  const rest = i === -1 ? argv.slice(2) : argv.slice(i + 1);
+  return rest.find((a) => !a.startsWith('-')) ?? 'akc';
+}
+
+/** The program an akc CLI peer runs on behalf of: the nearest non-launcher, non-akc parent. */
+export function viaProgram(identity: Partial<Pick<PeerIdentity, 'parents'>>): ProcessSummary | null {
+  for (const p of identity.parents ?? []) {
+    if (akcSubcommand(p) !== null) continue;
+    if (LAUNCHERS.has(base(p.script ?? p.exe)) || LAUNCHERS.has(base(p.exe))) continue;
+    return p;
+  }
+  return null;
+}
+
 /** A stable id for an unregistered program. Changes when its executable's hash changes. */
-export function programFingerprint(identity: Pick<PeerIdentity, 'exe' | 'exeSha256' | 'script'>): string {
+export function programFingerprint(
+  identity: Pick<PeerIdentity, 'exe' | 'exeSha256' | 'script'> & Partial<Pick<PeerIdentity, 'argv' | 'parents'>>,
+): string {
   const h = createHash('sha256');
   h.update(`exe\0${identity.exe ?? '?'}\0${identity.exeSha256 ?? '?'}\0script\0${identity.script ?? ''}`);
+  const sub = akcSubcommand(identity);
+  if (sub !== null) {
+    const via = viaProgram(identity);
+    h.update(`\0akc\0${sub}\0via\0${via?.exe ?? '?'}\0${via?.script ?? ''}`);
+  }
   return 'prog:' + h.digest('hex').slice(0, 32);
 }
 
@@ -26,7 +84,11 @@ export function agentFingerprint(agentId: string): string {
   return 'agent:' + agentId;
 }
 
-export function programLabel(identity: Pick<PeerIdentity, 'exe' | 'script'>): string {
-  const base = (p: string | null): string => (p ? p.split('/').pop()! : 'unknown');
+export function programLabel(identity: Pick<PeerIdentity, 'exe' | 'script'> & Partial<Pick<PeerIdentity, 'argv' | 'parents'>>): string {
+  const sub = akcSubcommand(identity);
+  if (sub !== null) {
+    const via = viaProgram(identity);
+    return via ? `akc ${sub} via ${via.script ? base(via.script) : base(via.exe)}` : `akc ${sub}`;
+  }
   return identity.script ? `${base(identity.exe)} ${base(identity.script)}` : base(identity.exe);
 }

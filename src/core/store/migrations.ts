@@ -151,6 +151,49 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'secret lifecycle (expiry, rotation, canaries), webhook signing keys, alerts',
+    up(db) {
+      // Lifecycle policy per secret (src/core/lifecycle): owner already exists (v1).
+      // expires_at is absolute; expire_after_ms (from --expires-in) moves it on every new version.
+      // rotation_pending_at: a webhook receiver answered 202 and the new value is awaited.
+      // Alerts: rotation failures and guard firings that wait for a human (`akc alerts`).
+      db.exec(`
+        ALTER TABLE secrets ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
+        ALTER TABLE secrets ADD COLUMN expires_at INTEGER;
+        ALTER TABLE secrets ADD COLUMN expire_after_ms INTEGER CHECK (expire_after_ms IS NULL OR expire_after_ms > 0);
+        ALTER TABLE secrets ADD COLUMN rotate_every_ms INTEGER CHECK (rotate_every_ms IS NULL OR rotate_every_ms > 0);
+        ALTER TABLE secrets ADD COLUMN grace_ms INTEGER CHECK (grace_ms IS NULL OR grace_ms >= 0);
+        ALTER TABLE secrets ADD COLUMN rotator TEXT;
+        ALTER TABLE secrets ADD COLUMN last_rotated_at INTEGER;
+        ALTER TABLE secrets ADD COLUMN next_rotation_at INTEGER;
+        ALTER TABLE secrets ADD COLUMN rotation_pending_at INTEGER;
+        ALTER TABLE secrets ADD COLUMN canary INTEGER NOT NULL DEFAULT 0 CHECK (canary IN (0, 1));
+        CREATE INDEX secrets_next_rotation ON secrets(next_rotation_at) WHERE next_rotation_at IS NOT NULL;
+
+        CREATE TABLE webhook_keys (
+          secret_id   TEXT PRIMARY KEY REFERENCES secrets(id) ON DELETE CASCADE,
+          blob        BLOB NOT NULL,
+          created_at  INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE alerts (
+          id          INTEGER PRIMARY KEY,
+          ts          INTEGER NOT NULL,
+          kind        TEXT NOT NULL CHECK (kind IN ('rotation.failed', 'rotation.due', 'guard.fired')),
+          secret      TEXT,
+          rule        TEXT,
+          agent       TEXT,
+          message     TEXT NOT NULL,
+          detail      TEXT,
+          cleared_at  INTEGER,
+          cleared_by  TEXT
+        ) STRICT;
+        CREATE INDEX alerts_open ON alerts(kind, secret) WHERE cleared_at IS NULL;
+      `);
+    },
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
