@@ -26,15 +26,23 @@ export const HOST_COMMANDS: Command[] = [
   {
     path: ['run'],
     summary: 'run a command with secrets in its environment; its output is redacted',
-    usage: 'akc run --env VAR=NAME… [--purpose P] [--no-redact] [--agent HINT] -- CMD ARGS…',
+    usage: 'akc run [--env VAR=NAME…] [--proxy BINDING…] [--purpose P] [--no-redact] [--agent HINT] -- CMD ARGS…',
     details:
       'One approval covers every secret. The values exist only in the child’s environment (never\n' +
       'in argv nor in akc’s own environment). The child’s stdout/stderr pass through a streaming\n' +
       'redactor: each value and its base64, base64url, hex and URL-encoded forms become\n' +
       '[REDACTED:NAME], even when split across writes. stdin, the exit code and signals pass\n' +
       'through (SIGINT, SIGTERM, SIGHUP are forwarded). The leases end when the child exits.\n' +
-      '--no-redact passes the output through untouched; it is shown in the approval and audited.',
-    flags: { env: { value: true, repeat: true }, purpose: { value: true }, 'no-redact': {}, agent: { value: true } },
+      '--no-redact passes the output through untouched; it is shown in the approval and audited.\n' +
+      '--proxy BINDING sets the binding’s base-URL variable (e.g. OPENAI_BASE_URL) to the brokering\n' +
+      'proxy and a placeholder key: the child calls the API without ever holding the credential.',
+    flags: {
+      env: { value: true, repeat: true },
+      proxy: { value: true, repeat: true },
+      purpose: { value: true },
+      'no-redact': {},
+      agent: { value: true },
+    },
     run: async (ctx) => (await import('./commands/run.js')).run(ctx),
   },
   {

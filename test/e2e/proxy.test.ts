@@ -557,6 +557,33 @@ describe('brokering proxy', () => {
     },
   );
 
+  it('akc run --proxy gives the child the binding URL and a placeholder key, never the value', async () => {
+    const from = daemon.log.text.length;
+    // The child reads only what `akc run --proxy up` put in its environment.
+    const script =
+      "const u = process.env.AKC_PROXY_UP_URL + '/v1/echo';" +
+      "fetch(u, { headers: { authorization: 'Bearer ' + (process.env.OPENAI_API_KEY || 'none') } })" +
+      '.then(async (r) => console.log(JSON.stringify({ url: u, status: r.status, body: await r.text(), env: process.env })));';
+    const run = Child.spawn(
+      process.execPath,
+      [path.join(HERE, '../../../bin/akc.js'), 'run', '--proxy', 'up', '--', process.execPath, '-e', script],
+      env,
+      {
+        input: '',
+      },
+    );
+    const id = await pendingFor(daemon, /GET 127\.0\.0\.1:\d+\/v1\/echo/, from);
+    ok(await approve(env, id), 'akc approve');
+    const r = await run.exited;
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { url: string; status: number; body: string; env: Record<string, string> };
+    assert.equal(out.url, `${proxyBase}/up/v1/echo`);
+    assert.equal(out.status, 200);
+    assert.match(out.body, /Bearer /, 'the upstream saw a credential');
+    assertNoValue(r.stdout + r.stderr, 'the child and akc run');
+    assert.equal(out.env.OPENAI_API_KEY, undefined, 'a binding to an unknown host gets no placeholder key variable');
+  });
+
   it('proxyEnvFor points SDKs at the binding with a placeholder key', () => {
     const env = proxyEnvFor({ name: 'openai', upstream: 'https://api.openai.com', baseUrlEnv: null }, proxyBase);
     assert.deepEqual(env, {

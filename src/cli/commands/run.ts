@@ -99,7 +99,8 @@ export async function revokeLeases(ctx: CommandContext, leases: readonly string[
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
-  const bindings = parseEnvBindings(options(ctx.args, 'env'));
+  const envSpecs = options(ctx.args, 'env');
+  const bindings = envSpecs.length || options(ctx.args, 'proxy').length === 0 ? parseEnvBindings(envSpecs) : [];
   if (ctx.args.positionals.length > 0) {
     throw new UsageError('put the command after --: akc run --env VAR=NAME -- CMD ARGS…');
   }
@@ -107,11 +108,14 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (!ctx.args.restGiven || cmd === undefined || cmd === '') throw new UsageError('no command: akc run --env VAR=NAME -- CMD ARGS…');
   const noRedact = flag(ctx.args, 'no-redact');
   const names = [...new Set(bindings.map((b) => b.secret))];
+  const proxyNames = options(ctx.args, 'proxy');
+  if (names.length === 0 && proxyNames.length === 0) throw new UsageError('nothing to inject: give --env VAR=NAME and/or --proxy BINDING');
+  const proxyEnv = proxyNames.length ? await proxyEnvironment(ctx, proxyNames) : {};
 
-  const secrets = await fetchSecrets(ctx, names, purposeWith(option(ctx.args, 'purpose'), noRedact));
+  const secrets = names.length ? await fetchSecrets(ctx, names, purposeWith(option(ctx.args, 'purpose'), noRedact)) : [];
   const byName = new Map(secrets.map((s) => [s.name, s]));
   const leases = secrets.map((s) => s.lease.id);
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...proxyEnv };
   for (const b of bindings) childEnv[b.variable] = byName.get(b.secret)!.value;
   let redaction: RedactionSet | null = null;
   if (!noRedact) {
@@ -230,4 +234,37 @@ async function reraise(signal: NodeJS.Signals): Promise<number> {
   // Still alive (the signal is ignored or handled): give it a moment, then exit 128+n.
   await new Promise((r) => setTimeout(r, 200));
   return 128 + n;
+}
+
+/**
+ * `--proxy BINDING`: the child reaches the upstream through the brokering proxy, so it
+ * gets the binding's base URL and a placeholder key, never the credential. Binding names
+ * and the proxy port are metadata: no unlock is needed.
+ */
+async function proxyEnvironment(ctx: CommandContext, names: string[]): Promise<Record<string, string>> {
+  const [{ openVault }, { BindingStore }, { configuredProxyPort, proxyUrl }, { proxyEnvFor }] = await Promise.all([
+    import('../context.js'),
+    import('../../core/proxy/bindings.js'),
+    import('../../core/proxy/config.js'),
+    import('../../core/proxy/env.js'),
+  ]);
+  const vault = await openVault(ctx);
+  try {
+    const port = configuredProxyPort(vault.db);
+    if (port === null) {
+      throw new AkcError('HOST_NOT_RUNNING', 'the brokering proxy has no port yet', {
+        hint: 'start the app or `akc daemon` once; it picks the proxy port',
+      });
+    }
+    const store = new BindingStore(vault.db);
+    const env: Record<string, string> = {};
+    for (const name of names) {
+      const binding = store.get(name);
+      if (!binding) throw new AkcError('NOT_FOUND', `no proxy binding named ${name}`, { hint: 'see `akc proxy list`' });
+      Object.assign(env, proxyEnvFor(binding, proxyUrl(port)));
+    }
+    return env;
+  } finally {
+    vault.close();
+  }
 }
