@@ -38,6 +38,7 @@ import { BLOCK_PATTERN, grantState, isBlock, PolicyAdmin } from '../policy/admin
 import { globMatch } from '../policy/glob.js';
 import { programFingerprint } from '../policy/requester.js';
 import { AgentServer } from '../server/server.js';
+import { startProxy, type RunningProxy } from '../proxy/index.js';
 import { socketIsLive } from '../server/socket-file.js';
 import { durableTransaction, vaultPath } from '../store/database.js';
 import { Vault } from '../vault/vault.js';
@@ -94,6 +95,7 @@ type Handlers = { [V in Verb]: (input: VerbInput<V>) => Promise<VerbOutput<V>> |
 export class DesktopService extends EventEmitter<DesktopEvents> {
   private host: Host | null = null;
   private server: AgentServer | null = null;
+  private proxy: RunningProxy | null = null;
   private activity: ActivityReader | null = null;
   private conflict: string | null = null;
   private lastSeq = 0;
@@ -172,6 +174,9 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     this.server = null;
     this.host = null;
     this.activity = null;
+    const proxy = this.proxy;
+    this.proxy = null;
+    if (proxy) await proxy.close();
     if (server) await server.close();
     host?.close();
     this.removeAllListeners();
@@ -214,6 +219,12 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     }
     this.host = host;
     this.server = server;
+    // The brokering proxy runs in whichever host serves the vault (app or daemon).
+    try {
+      this.proxy = await startProxy(host, { agentSocketPath: this.socketPath, logger: this.logger });
+    } catch (err) {
+      this.logger.warn(`brokering proxy not started: ${isAkcError(err) ? err.message : 'internal error'}`);
+    }
     this.activity = new ActivityReader(host.vault.db);
     this.lastSeq = this.activity.headSeq();
     host.on('state', (state) => {
