@@ -81,7 +81,11 @@ export const contractInputs = {
 
   getSettings: z.strictObject({}),
   updateSettings: z.strictObject({
-    autoLockMinutes: z.int().min(0).max(24 * 60).optional(),
+    autoLockMinutes: z
+      .int()
+      .min(0)
+      .max(24 * 60)
+      .optional(),
     lockOnSleep: z.boolean().optional(),
     approvalTimeoutSeconds: z.int().min(10).max(600).optional(),
     notifications: z.boolean().optional(),

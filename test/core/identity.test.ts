@@ -154,36 +154,32 @@ describe('identifyPeer', () => {
     await exited(child);
   });
 
-  test(
-    'SO_PEERPIDFD pins the peer: it reports the process gone once it exits',
-    { skip: !linux && 'linux only' },
-    async (t) => {
-      const child = startClient(['client.mjs']);
-      const sock = await nextConnection();
-      const creds = getPeerCredentials(sock, { pidfd: true });
-      try {
-        assert.equal(creds.pid, child.pid);
-        if (creds.pidfd === undefined) {
-          t.skip(`kernel ${os.release()} has no SO_PEERPIDFD`);
-          return;
-        }
-        assert.ok(pidfdRefersTo(creds.pidfd, child.pid!));
-        sock.destroy();
-        await exited(child);
-        assert.equal(pidfdRefersTo(creds.pidfd, child.pid!), false);
-      } finally {
-        closePidfd(creds);
-        closePidfd(creds); // idempotent
-        sock.destroy();
+  test('SO_PEERPIDFD pins the peer: it reports the process gone once it exits', { skip: !linux && 'linux only' }, async (t) => {
+    const child = startClient(['client.mjs']);
+    const sock = await nextConnection();
+    const creds = getPeerCredentials(sock, { pidfd: true });
+    try {
+      assert.equal(creds.pid, child.pid);
+      if (creds.pidfd === undefined) {
+        t.skip(`kernel ${os.release()} has no SO_PEERPIDFD`);
+        return;
       }
-      // Without the option no descriptor is handed out.
-      const child2 = startClient(['client.mjs']);
-      const sock2 = await nextConnection();
-      assert.equal(getPeerCredentials(sock2).pidfd, undefined);
-      sock2.destroy();
-      await exited(child2);
-    },
-  );
+      assert.ok(pidfdRefersTo(creds.pidfd, child.pid!));
+      sock.destroy();
+      await exited(child);
+      assert.equal(pidfdRefersTo(creds.pidfd, child.pid!), false);
+    } finally {
+      closePidfd(creds);
+      closePidfd(creds); // idempotent
+      sock.destroy();
+    }
+    // Without the option no descriptor is handed out.
+    const child2 = startClient(['client.mjs']);
+    const sock2 = await nextConnection();
+    assert.equal(getPeerCredentials(sock2).pidfd, undefined);
+    sock2.destroy();
+    await exited(child2);
+  });
 
   const setpriv = spawnSync('which', ['setpriv']).status === 0;
   const root = process.getuid?.() === 0;

@@ -92,8 +92,7 @@ export class AuditLog {
    */
   private headLinksToCheckpoint(head: { seq: number; hash: Buffer } | undefined, macKey: Buffer): boolean {
     const cp = this.db.prepare('SELECT seq, hash, mac FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').get() as
-      | { seq: number; hash: Buffer; mac: Buffer }
-      | undefined;
+      { seq: number; hash: Buffer; mac: Buffer } | undefined;
     if (!cp) return head === undefined || this.chainValidFrom(0, GENESIS_HASH, head.seq);
     if (!constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac)) return false;
     if (!head || head.seq < cp.seq) return false;
@@ -106,7 +105,9 @@ export class AuditLog {
   private chainValidFrom(afterSeq: number, prevHash: Buffer, untilSeq: number): boolean {
     let expected = afterSeq + 1;
     let prev = prevHash;
-    for (const row of this.db.prepare('SELECT * FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq').iterate(afterSeq, untilSeq) as IterableIterator<AuditRow>) {
+    for (const row of this.db
+      .prepare('SELECT * FROM audit WHERE seq > ? AND seq <= ? ORDER BY seq')
+      .iterate(afterSeq, untilSeq) as IterableIterator<AuditRow>) {
       if (row.seq !== expected || !constantTimeEqual(row.prev_hash, prev)) return false;
       const h = entryHash(prev, row);
       if (!constantTimeEqual(h, row.hash)) return false;
