@@ -5,6 +5,7 @@
  * so the chain head is always read inside the writing transaction, never cached.
  */
 import type { Database, Statement } from 'better-sqlite3';
+import { cachedStatement } from '../store/database.js';
 import { constantTimeEqual } from '../crypto/keys.js';
 import { hmac } from '../crypto/vault-keys.js';
 import { checkpointMessage, entryHash, GENESIS_HASH, HASH_BYTES, type AuditEntry, type AuditFields, type AuditRow } from './chain.js';
@@ -91,12 +92,12 @@ export class AuditLog {
    * (none, in a host that checkpoints every append).
    */
   private headLinksToCheckpoint(head: { seq: number; hash: Buffer } | undefined, macKey: Buffer): boolean {
-    const cp = this.db.prepare('SELECT seq, hash, mac FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').get() as
+    const cp = cachedStatement(this.db, 'SELECT seq, hash, mac FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').get() as
       { seq: number; hash: Buffer; mac: Buffer } | undefined;
     if (!cp) return head === undefined || this.chainValidFrom(0, GENESIS_HASH, head.seq);
     if (!constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac)) return false;
     if (!head || head.seq < cp.seq) return false;
-    const at = this.db.prepare('SELECT hash FROM audit WHERE seq = ?').get(cp.seq) as { hash: Buffer } | undefined;
+    const at = cachedStatement(this.db, 'SELECT hash FROM audit WHERE seq = ?').get(cp.seq) as { hash: Buffer } | undefined;
     if (!at || !constantTimeEqual(at.hash, cp.hash)) return false;
     return head.seq === cp.seq || this.chainValidFrom(cp.seq, cp.hash, head.seq);
   }
@@ -119,9 +120,9 @@ export class AuditLog {
 
   private checkpoint(seq: number, hash: Buffer, ts: number, macKey: Buffer): void {
     const mac = hmac(macKey, checkpointMessage(seq, hash));
-    this.db.prepare('INSERT OR REPLACE INTO audit_checkpoints (seq, hash, mac, ts) VALUES (?, ?, ?, ?)').run(seq, hash, mac, ts);
+    cachedStatement(this.db, 'INSERT OR REPLACE INTO audit_checkpoints (seq, hash, mac, ts) VALUES (?, ?, ?, ?)').run(seq, hash, mac, ts);
     // Drop superseded head checkpoints, keeping the periodic ones.
-    this.db.prepare('DELETE FROM audit_checkpoints WHERE seq < ? AND seq % ? != 0').run(seq, CHECKPOINT_EVERY);
+    cachedStatement(this.db, 'DELETE FROM audit_checkpoints WHERE seq < ? AND seq % ? != 0').run(seq, CHECKPOINT_EVERY);
   }
 
   count(): number {

@@ -8,7 +8,7 @@ import { AkcError, isAkcError } from '../../shared/errors.js';
 import { secretNameProblem, isSecretType, type SecretType } from '../../shared/secrets.js';
 import { open, seal } from '../crypto/aead.js';
 import { secretAad } from '../crypto/vault-keys.js';
-import { durableTransaction } from '../store/database.js';
+import { cachedStatement, durableTransaction } from '../store/database.js';
 import type { AuditFields } from '../audit/chain.js';
 import type { Vault } from './vault.js';
 
@@ -81,7 +81,7 @@ export class SecretStore {
   }
 
   find(name: string): SecretMeta | null {
-    const row = this.db.prepare('SELECT * FROM secrets WHERE name = ?').get(name) as SecretRow | undefined;
+    const row = cachedStatement(this.db, 'SELECT * FROM secrets WHERE name = ?').get(name) as SecretRow | undefined;
     return row ? toMeta(row) : null;
   }
 
@@ -206,7 +206,7 @@ export class SecretStore {
     const key = this.vault.requireKey();
     const meta = this.get(name);
     const v = version ?? meta.currentVersion;
-    const row = this.db.prepare('SELECT blob FROM secret_versions WHERE secret_id = ? AND version = ?').get(meta.id, v) as
+    const row = cachedStatement(this.db, 'SELECT blob FROM secret_versions WHERE secret_id = ? AND version = ?').get(meta.id, v) as
       { blob: Buffer } | undefined;
     if (!row) throw new AkcError('NOT_FOUND', `secret ${name} has no version ${v}`);
     try {

@@ -14,7 +14,7 @@ import { checkKdfParams, deriveKek, kdfParamsForNewVault, SALT_BYTES, type KdfPa
 import { deriveSubkey, unwrapVaultKey, wrapVaultKey } from '../crypto/vault-keys.js';
 import { KEY_BYTES } from '../crypto/aead.js';
 import type { KeychainPort } from '../keychain/port.js';
-import { durableTransaction, openDatabase } from '../store/database.js';
+import { cachedStatement, durableTransaction, openDatabase } from '../store/database.js';
 import { systemClock, type Clock } from '../clock.js';
 
 export type VaultState = 'uninitialized' | 'locked' | 'unlocked';
@@ -334,7 +334,7 @@ export class Vault {
 
   private row(): VaultRow | undefined {
     if (!this.dbHandle) return undefined;
-    return this.dbHandle.prepare('SELECT id, kdf, salt, wrapped_key_pw, wrapped_key_kc FROM vault WHERE singleton = 1').get() as
+    return cachedStatement(this.dbHandle, 'SELECT id, kdf, salt, wrapped_key_pw, wrapped_key_kc FROM vault WHERE singleton = 1').get() as
       VaultRow | undefined;
   }
 
