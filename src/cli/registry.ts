@@ -4,6 +4,7 @@ import type { CommandContext } from './context.js';
 import { ADMIN_COMMANDS } from './registry-admin.js';
 import { HOST_COMMANDS } from './registry-host.js';
 import { PROXY_COMMANDS } from './registry-proxy.js';
+import { LIFECYCLE_COMMANDS } from './registry-lifecycle.js';
 
 export interface Command {
   path: string[];
@@ -61,16 +62,18 @@ export const COMMANDS: Command[] = [
   {
     path: ['secret', 'set'],
     summary: 'store a value (adds a version) and metadata',
-    usage: 'akc secret set NAME [--type T] [--description D] [--owner O] [--tag T]… [--value-stdin] [--password-stdin]',
+    usage: 'akc secret set NAME [--type T] [--description D] [--owner O] [--tag T]… [--canary] [--value-stdin] [--password-stdin]',
     details:
       'The value comes from a no-echo prompt or --value-stdin, never from the command line.\n' +
       'With --password-stdin and --value-stdin, line 1 of stdin is the password and the rest the value.\n' +
-      'Types: api_key token oauth password db_credential webhook_secret ssh_key generic.',
+      'Types: api_key token oauth password db_credential webhook_secret ssh_key generic.\n' +
+      '--canary marks it as bait: any agent request for it fires the anomaly guard (see `akc guard show`).',
     flags: {
       type: { value: true },
       description: { value: true },
       owner: { value: true },
       tag: { value: true, repeat: true },
+      canary: {},
       'value-stdin': {},
     },
     run: async (ctx) => (await secret()).set(ctx),
@@ -99,6 +102,7 @@ export const COMMANDS: Command[] = [
   ...HOST_COMMANDS,
   ...ADMIN_COMMANDS,
   ...PROXY_COMMANDS,
+  ...LIFECYCLE_COMMANDS,
 ];
 
 /** Finds the longest command path that prefixes argv (flags may come anywhere after it). */

@@ -18,7 +18,7 @@ import {
   isAgentMethod,
   rpcError,
 } from './protocol.js';
-import type { AgentMethod, AgentMethods, ParamsOf, RequestId, RpcErrorObject } from './protocol.js';
+import type { AgentMethod, AgentMethods, ParamsOf, RequestId, RpcErrorObject, SecretGetParams } from './protocol.js';
 import { SECRET_NAME_PATTERN, SECRET_TYPES } from './secrets.js';
 
 export const MAX_CLIENT_FIELD_LENGTH = 64;
@@ -77,6 +77,10 @@ export type ParseParamsResult =
 export function parseRequestParams(method: string, params: unknown): ParseParamsResult {
   if (!isAgentMethod(method)) {
     return { ok: false, code: -32601, reason: `unknown method: ${clip(method)}` };
+  }
+  if (method === 'secret.get') {
+    const fast = fastSecretGetParams(params);
+    if (fast) return { ok: true, method, params: fast };
   }
   const parsed = paramsSchemas[method].safeParse(params ?? {});
   if (!parsed.success) {
@@ -198,6 +202,8 @@ export type ParseEnvelopeResult =
 
 /** Checks the JSON-RPC shape of an already-parsed message (-32600 on failure). */
 export function parseRequestEnvelope(value: unknown): ParseEnvelopeResult {
+  const fast = fastEnvelope(value);
+  if (fast) return { ok: true, request: fast };
   const parsed = requestEnvelope.safeParse(value);
   if (parsed.success) {
     const { id, method, params } = parsed.data;
@@ -237,6 +243,68 @@ export function decodeRequestLine(line: string): DecodeRequestResult {
 /** The error for an oversized line (§8); the host sends it and closes the connection. */
 export function frameTooLargeError(maxBytes: number): RpcErrorObject {
   return rpcError('FRAME_TOO_LARGE', `frame too large: lines are limited to ${maxBytes} bytes`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Fast paths: hand-written checks for the common, valid case (every secret.get). Each one
+// accepts only input its zod schema accepts, and returns what the schema would return;
+// anything else (invalid, or merely unusual) returns null and goes through zod, which
+// decides and words the error. test/shared/protocol.test.ts checks them against zod.
+
+/** An object literal as JSON.parse makes them (zod's "plain object" for these inputs). */
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+/** z.int(): a safe integer (-0 included). */
+function isInt(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+/** `requestEnvelope`, or null to let zod decide. */
+export function fastEnvelope(value: unknown): ParsedRequest | null {
+  if (!isJsonObject(value)) return null;
+  for (const key of Object.keys(value)) {
+    if (key !== 'jsonrpc' && key !== 'id' && key !== 'method' && key !== 'params') return null;
+  }
+  const { jsonrpc, id, method } = value;
+  if (jsonrpc !== JSONRPC_VERSION) return null;
+  if (!(isInt(id) || (typeof id === 'string' && id.length <= MAX_REQUEST_ID_LENGTH))) return null;
+  if (typeof method !== 'string' || method.length < 1 || method.length > 128) return null;
+  if (!hasOwn(value, 'params')) return { id, method, params: undefined };
+  const params = value.params;
+  if (!isJsonObject(params)) return null;
+  // z.record copies the object (and drops a "__proto__" key: left to zod).
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(params)) {
+    if (key === '__proto__') return null;
+    copy[key] = params[key];
+  }
+  return { id, method, params: copy };
+}
+
+/** paramsSchemas['secret.get'], or null to let zod decide. */
+export function fastSecretGetParams(params: unknown): SecretGetParams | null {
+  if (!isJsonObject(params)) return null;
+  for (const key of Object.keys(params)) {
+    if (key !== 'name' && key !== 'purpose' && key !== 'version') return null;
+  }
+  const name = params.name;
+  if (typeof name !== 'string' || !SECRET_NAME_PATTERN.test(name)) return null;
+  const out: SecretGetParams = { name };
+  if (hasOwn(params, 'purpose')) {
+    const purpose = params.purpose;
+    if (typeof purpose !== 'string' || purpose.length > MAX_PURPOSE_LENGTH) return null;
+    out.purpose = purpose;
+  }
+  if (hasOwn(params, 'version')) {
+    const version = params.version;
+    if (!isInt(version) || !(version > 0)) return null;
+    out.version = version;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -177,6 +177,69 @@ const PER_MIGRATION: Record<number, (db: Db) => void> = {
     assert.throws(() => insert.run('c', 'https://x', 's', 'query', 'n', 't', 2), /CHECK constraint/);
     assert.throws(() => insert.run('openai', 'https://x', 's', 'basic', 'n', 't', 1), /UNIQUE|PRIMARY KEY/);
   },
+  3(db) {
+    // Lifecycle columns appended to secrets; existing rows get the defaults.
+    assert.deepEqual(Object.keys(columns(db, 'secrets')).slice(9), [
+      'purpose',
+      'expires_at',
+      'expire_after_ms',
+      'rotate_every_ms',
+      'grace_ms',
+      'rotator',
+      'last_rotated_at',
+      'next_rotation_at',
+      'rotation_pending_at',
+      'canary',
+    ]);
+    assert.ok(tables(db).includes('webhook_keys'));
+    assert.ok(tables(db).includes('alerts'));
+    assert.deepEqual(Object.keys(columns(db, 'webhook_keys')), ['secret_id', 'blob', 'created_at']);
+    assert.deepEqual(Object.keys(columns(db, 'alerts')), [
+      'id',
+      'ts',
+      'kind',
+      'secret',
+      'rule',
+      'agent',
+      'message',
+      'detail',
+      'cleared_at',
+      'cleared_by',
+    ]);
+    for (const t of ['secrets', 'webhook_keys', 'alerts']) {
+      const sql = (db.prepare('SELECT sql FROM sqlite_schema WHERE name = ?').get(t) as { sql: string }).sql;
+      assert.match(sql, /\)\s*STRICT$/, `${t} is STRICT`);
+    }
+    const indexes = (
+      db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").all() as { name: string }[]
+    ).map((r) => r.name);
+    assert.ok(indexes.includes('secrets_next_rotation') && indexes.includes('alerts_open'));
+
+    db.pragma('foreign_keys = ON');
+    db.prepare(
+      "INSERT INTO secrets (id, name, type, current_version, created_at, updated_at) VALUES ('s1', 'a', 'generic', 1, 1, 1)",
+    ).run();
+    const row = db.prepare("SELECT purpose, canary, expires_at, rotator FROM secrets WHERE id = 's1'").get();
+    assert.deepEqual(row, { purpose: '', canary: 0, expires_at: null, rotator: null });
+    assert.throws(() => db.prepare("UPDATE secrets SET canary = 2 WHERE id = 's1'").run(), /CHECK constraint/);
+    assert.throws(() => db.prepare("UPDATE secrets SET grace_ms = -1 WHERE id = 's1'").run(), /CHECK constraint/);
+    assert.throws(() => db.prepare("UPDATE secrets SET rotate_every_ms = 0 WHERE id = 's1'").run(), /CHECK constraint/);
+    assert.throws(
+      () => db.prepare("UPDATE secrets SET expires_at = 'soon' WHERE id = 's1'").run(),
+      /cannot store TEXT value in INTEGER column/,
+    );
+    db.prepare("INSERT INTO webhook_keys VALUES ('s1', x'01', 1)").run();
+    assert.throws(() => db.prepare("INSERT INTO webhook_keys VALUES ('nope', x'01', 1)").run(), /FOREIGN KEY/);
+    db.prepare("INSERT INTO alerts (ts, kind, secret, message) VALUES (1, 'rotation.failed', 'a', 'm')").run();
+    assert.throws(() => db.prepare("INSERT INTO alerts (ts, kind, message) VALUES (1, 'bogus', 'm')").run(), /CHECK constraint/);
+    db.prepare("DELETE FROM secrets WHERE id = 's1'").run();
+    assert.equal(
+      (db.prepare('SELECT count(*) AS n FROM webhook_keys').get() as { n: number }).n,
+      0,
+      'signing keys cascade with their secret',
+    );
+    assert.equal((db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n, 1, 'alerts outlive the secret (history)');
+  },
 };
 
 describe('migrations', () => {

@@ -59,6 +59,7 @@ export async function daemon(ctx: CommandContext): Promise<number> {
   await unlockAtStart(ctx, host, log.info, log.warn);
   log.info(`serving ${ctx.paths.socket} (vault ${host.state}, approvals time out after ${host.broker.timeoutMs / 1000} s)`);
   host.on('state', (s) => log.info(`vault ${s}`));
+  host.on('alert', (a) => log.warn(`ALERT ${a.kind}${a.rule ? ` (${a.rule})` : ''}: ${a.message} — see \`akc alerts\``));
 
   const stdin = process.stdin;
   if (stdin.isTTY && !flag(ctx.args, 'password-stdin')) {

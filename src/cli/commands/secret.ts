@@ -1,10 +1,12 @@
 /** Offline secret administration: set, list, show, rm. Values are never printed. */
 import { AkcError } from '../../shared/errors.js';
 import { isSecretType, SECRET_TYPES, secretNameProblem, type SecretType } from '../../shared/secrets.js';
-import { option, options, UsageError } from '../args.js';
+import { flag, option, options, UsageError } from '../args.js';
 import { openVault, unlockForWrite, type CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
 import { SecretStore, type SecretMeta } from '../../core/vault/secrets.js';
+import { lifecycleJson, lifecycleLines } from './secret-policy.js';
+import { applyPolicy } from '../../core/lifecycle/policy.js';
 
 function nameArg(ctx: CommandContext): string {
   const [name, extra] = ctx.args.positionals;
@@ -46,6 +48,7 @@ export async function set(ctx: CommandContext): Promise<void> {
         },
         { agent: 'cli' },
       );
+      if (flag(ctx.args, 'canary')) applyPolicy(vault, name, { canary: true }, 'cli');
       if (ctx.json) return writeJson(ctx.io, { name, version, created });
       ctx.io.stdout.write(`${created ? 'Created' : 'Updated'} ${name} (version ${version}).\n`);
     } finally {
@@ -77,7 +80,7 @@ export async function list(ctx: CommandContext): Promise<void> {
   const vault = await openVault(ctx);
   try {
     const secrets = new SecretStore(vault).list();
-    if (ctx.json) return writeJson(ctx.io, { secrets: secrets.map(metaJson) });
+    if (ctx.json) return writeJson(ctx.io, { secrets: secrets.map((s) => ({ ...metaJson(s), ...lifecycleJson(vault.db, s.name) })) });
     if (secrets.length === 0) {
       ctx.io.stdout.write('No secrets yet. Add one with `akc secret set NAME`.\n');
       return;
@@ -103,7 +106,13 @@ export async function show(ctx: CommandContext): Promise<void> {
     if (ctx.json) {
       return writeJson(ctx.io, {
         ...metaJson(meta),
-        versions: versions.map((v) => ({ version: v.version, state: v.state, createdAt: new Date(v.createdAt).toISOString() })),
+        ...lifecycleJson(vault.db, name),
+        versions: versions.map((v) => ({
+          version: v.version,
+          state: v.state,
+          createdAt: new Date(v.createdAt).toISOString(),
+          retireAt: v.retireAt === null ? null : new Date(v.retireAt).toISOString(),
+        })),
       });
     }
     ctx.io.stdout.write(
@@ -115,6 +124,7 @@ export async function show(ctx: CommandContext): Promise<void> {
         `tags         ${meta.tags.join(', ') || '-'}`,
         `created      ${formatTime(meta.createdAt)}`,
         `updated      ${formatTime(meta.updatedAt)}`,
+        ...lifecycleLines(vault.db, name),
         '',
       ].join('\n') +
         table(

@@ -8,6 +8,8 @@ import { platformKeychainName } from '../../core/keychain/napi-keychain.js';
 import { vaultPath } from '../../core/store/database.js';
 import { socketIsLive } from '../../core/server/socket-file.js';
 import { configuredProxyPort, proxySocketPath, proxyUrl } from '../../core/proxy/config.js';
+import { lifecycleReport, statusLifecycle, statusLines } from './secret-policy.js';
+import type { LifecycleSnapshot } from '../../core/lifecycle/status.js';
 
 export async function init(ctx: CommandContext): Promise<void> {
   const keychain = !flag(ctx.args, 'no-keychain');
@@ -91,6 +93,10 @@ export interface StatusReport {
   secrets: number | null;
   /** The brokering proxy: loopback URL (null until a host first chose its port) and Unix socket. */
   proxy: { url: string | null; socket: string };
+  /** Secret lifecycle (src/core/lifecycle): expired / expiring within 7 days, failed rotations, open alerts. */
+  expiring?: { name: string; expiresAt: string; expired: boolean }[];
+  rotationFailures?: { id: number; secret: string; at: string; message: string }[];
+  alerts?: { id: number; kind: string; at: string; secret: string | null; rule: string | null; message: string }[];
 }
 
 export async function status(ctx: CommandContext): Promise<void> {
@@ -106,6 +112,7 @@ export async function status(ctx: CommandContext): Promise<void> {
     secrets: null,
     proxy: { url: null, socket: proxySocketPath(ctx.paths.socket) },
   };
+  let lifecycle: LifecycleSnapshot | null = null;
   if (exists) {
     const vault = await openVault(ctx, { mustExist: false });
     try {
@@ -115,6 +122,8 @@ export async function status(ctx: CommandContext): Promise<void> {
         report.secrets = (vault.db.prepare('SELECT count(*) AS n FROM secrets').get() as { n: number }).n;
         const port = configuredProxyPort(vault.db);
         report.proxy.url = port ? proxyUrl(port) : null;
+        lifecycle = statusLifecycle(vault.db);
+        Object.assign(report, lifecycleReport(lifecycle));
       }
     } finally {
       vault.close();
@@ -130,6 +139,7 @@ export async function status(ctx: CommandContext): Promise<void> {
   if (report.keychainUnlock !== null) lines.push(`keychain   ${report.keychainUnlock ? 'unlock on' : 'unlock off (password only)'}`);
   if (report.secrets !== null) lines.push(`secrets    ${report.secrets}`);
   lines.push(`proxy      ${report.proxy.url ? `${report.proxy.url} · ` : ''}${report.proxy.socket}`);
+  if (lifecycle) lines.push(...statusLines(lifecycle));
   ctx.io.stdout.write(lines.join('\n') + '\n');
 }
 

@@ -28,13 +28,34 @@ export interface AuditQuery {
   order?: 'asc' | 'desc';
 }
 
+interface StoredCheckpoint {
+  seq: number;
+  hash: Buffer;
+  mac: Buffer;
+}
+
 export type VerifyResult =
   | { ok: true; entries: number; checkpointsVerified: number; macChecked: boolean }
   | { ok: false; entries: number; firstBadSeq: number; problem: string; macChecked: boolean };
 
+/** A checkpoint this AuditLog signed: its MAC is known for (seq, hash) under `key`. */
+interface SignedCheckpoint {
+  seq: number;
+  hash: Buffer;
+  mac: Buffer;
+  /** The MAC key by reference (the vault zeroes it in place on lock; no copy is kept). */
+  key: Buffer;
+}
+
 export class AuditLog {
   private readonly insert: Statement;
   private readonly head: Statement;
+  /**
+   * The last checkpoint this connection wrote. Only a cache of hmac(key, seq‖hash): every
+   * check still reads the checkpoint row and the head from the database in the writing
+   * transaction, so another process's writes (or a rolled-back transaction) are seen.
+   */
+  private signed: SignedCheckpoint | null = null;
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
@@ -56,17 +77,20 @@ export class AuditLog {
     let prev: Buffer = last?.hash ?? GENESIS_HASH;
     // Only extend the signature over a head that still links to the last signed
     // checkpoint: otherwise re-signing would bless a chain someone rewrote meanwhile.
-    const sign = macKey !== null && entries.length > 0 && this.headLinksToCheckpoint(last, macKey);
+    const cp = macKey !== null && entries.length > 0 ? this.latestCheckpoint() : undefined;
+    const sign = macKey !== null && entries.length > 0 && this.headLinksToCheckpoint(last, cp, macKey);
     const out: AuditEntry[] = [];
     for (const fields of entries) {
       seq += 1;
-      const row = toRow(seq, ts, fields);
+      const row = toRow(seq, ts, fields) as AuditRow;
       const hash = entryHash(prev, row);
-      this.insert.run({ ...row, prev_hash: prev, hash });
-      out.push(fromRow({ ...row, prev_hash: prev, hash }));
+      row.prev_hash = prev;
+      row.hash = hash;
+      this.insert.run(row);
+      out.push(fromRow(row));
       prev = hash;
     }
-    if (sign && out.length > 0) this.checkpoint(seq, prev, ts, macKey!);
+    if (sign && out.length > 0) this.checkpoint(seq, prev, ts, macKey!, cp);
     return out;
   }
 
@@ -80,7 +104,7 @@ export class AuditLog {
     this.db
       .transaction(() => {
         const last = this.head.get() as { seq: number; hash: Buffer } | undefined;
-        if (last && this.headLinksToCheckpoint(last, macKey)) this.checkpoint(last.seq, last.hash, ts, macKey);
+        if (last && this.headLinksToCheckpoint(last, this.latestCheckpoint(), macKey)) this.checkpoint(last.seq, last.hash, ts, macKey);
       })
       .immediate();
   }
@@ -91,15 +115,40 @@ export class AuditLog {
    * it links and hashes correctly. Costs only the entries appended since the checkpoint
    * (none, in a host that checkpoints every append).
    */
-  private headLinksToCheckpoint(head: { seq: number; hash: Buffer } | undefined, macKey: Buffer): boolean {
-    const cp = cachedStatement(this.db, 'SELECT seq, hash, mac FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').get() as
-      { seq: number; hash: Buffer; mac: Buffer } | undefined;
+  private headLinksToCheckpoint(
+    head: { seq: number; hash: Buffer } | undefined,
+    cp: StoredCheckpoint | undefined,
+    macKey: Buffer,
+  ): boolean {
     if (!cp) return head === undefined || this.chainValidFrom(0, GENESIS_HASH, head.seq);
-    if (!constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac)) return false;
+    if (!this.macIsValid(cp, macKey)) return false;
     if (!head || head.seq < cp.seq) return false;
-    const at = cachedStatement(this.db, 'SELECT hash FROM audit WHERE seq = ?').get(cp.seq) as { hash: Buffer } | undefined;
+    // The head row is the row at cp.seq when they coincide (a host checkpoints every append).
+    const at =
+      head.seq === cp.seq
+        ? head
+        : (cachedStatement(this.db, 'SELECT hash FROM audit WHERE seq = ?').get(cp.seq) as { hash: Buffer } | undefined);
     if (!at || !constantTimeEqual(at.hash, cp.hash)) return false;
     return head.seq === cp.seq || this.chainValidFrom(cp.seq, cp.hash, head.seq);
+  }
+
+  private latestCheckpoint(): StoredCheckpoint | undefined {
+    return cachedStatement(this.db, 'SELECT seq, hash, mac FROM audit_checkpoints ORDER BY seq DESC LIMIT 1').get() as
+      StoredCheckpoint | undefined;
+  }
+
+  /** Whether cp.mac is hmac(macKey, seq‖hash): recomputed unless it is the MAC this log computed itself. */
+  private macIsValid(cp: StoredCheckpoint, macKey: Buffer): boolean {
+    if (this.isOwnCheckpoint(cp, macKey)) return true;
+    return constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac);
+  }
+
+  /** cp is, byte for byte, the checkpoint this log last signed with this very key. */
+  private isOwnCheckpoint(cp: StoredCheckpoint, macKey: Buffer): boolean {
+    const s = this.signed;
+    return (
+      s !== null && s.key === macKey && s.seq === cp.seq && constantTimeEqual(s.hash, cp.hash) && constantTimeEqual(s.mac, cp.mac)
+    );
   }
 
   /** Re-walks entries (afterSeq, untilSeq] starting from `prevHash`. */
@@ -118,11 +167,32 @@ export class AuditLog {
     return expected === untilSeq + 1;
   }
 
-  private checkpoint(seq: number, hash: Buffer, ts: number, macKey: Buffer): void {
+  /**
+   * Signs (seq, hash) and drops superseded head checkpoints, keeping the periodic ones.
+   * `previous` is the latest checkpoint read earlier in this transaction.
+   */
+  private checkpoint(seq: number, hash: Buffer, ts: number, macKey: Buffer, previous?: StoredCheckpoint): void {
     const mac = hmac(macKey, checkpointMessage(seq, hash));
-    cachedStatement(this.db, 'INSERT OR REPLACE INTO audit_checkpoints (seq, hash, mac, ts) VALUES (?, ?, ?, ?)').run(seq, hash, mac, ts);
-    // Drop superseded head checkpoints, keeping the periodic ones.
-    cachedStatement(this.db, 'DELETE FROM audit_checkpoints WHERE seq < ? AND seq % ? != 0').run(seq, CHECKPOINT_EVERY);
+    if (previous && previous.seq < seq && this.isOwnCheckpoint(previous, macKey)) {
+      // The latest checkpoint is the one this log wrote, and that write dropped every
+      // superseded one below it: only `previous` itself can be superseded now, so the new
+      // head replaces it (a lookup by key, not a scan of every periodic checkpoint).
+      if (previous.seq % CHECKPOINT_EVERY !== 0) {
+        cachedStatement(this.db, 'UPDATE audit_checkpoints SET seq = ?, hash = ?, mac = ?, ts = ? WHERE seq = ?').run(
+          seq,
+          hash,
+          mac,
+          ts,
+          previous.seq,
+        );
+      } else {
+        cachedStatement(this.db, 'INSERT OR REPLACE INTO audit_checkpoints (seq, hash, mac, ts) VALUES (?, ?, ?, ?)').run(seq, hash, mac, ts);
+      }
+    } else {
+      cachedStatement(this.db, 'INSERT OR REPLACE INTO audit_checkpoints (seq, hash, mac, ts) VALUES (?, ?, ?, ?)').run(seq, hash, mac, ts);
+      cachedStatement(this.db, 'DELETE FROM audit_checkpoints WHERE seq < ? AND seq % ? != 0').run(seq, CHECKPOINT_EVERY);
+    }
+    this.signed = { seq, hash, mac, key: macKey };
   }
 
   count(): number {

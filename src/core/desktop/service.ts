@@ -47,6 +47,8 @@ import { toContractError, type Envelope } from './errors.js';
 import { noClipboard, noSaveDialog, type ClipboardPort, type SaveDialogPort } from './ports.js';
 import { readSettings, writeSettings, type StoredSettings } from './settings.js';
 import { agentView, approvalView, grantView } from './views.js';
+import { clearAlertFromUi, lifecycleView, rotateFromUi, setGuardFromUi, type LifecycleView } from '../lifecycle/desktop.js';
+import type { RotateResult } from '../lifecycle/rotation.js';
 
 /** Who UI actions are attributed to in the audit log. */
 const BY = 'ui';
@@ -239,6 +241,8 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
       this.emit('stateChanged', this.appState());
     });
     host.on('audit', () => this.pump());
+    // Rotation failures, due manual rotations and guard firings change the secrets' badges.
+    host.on('alert', () => this.emit('secretsChanged', {}));
     // The wrapper in Host.setApprover emits 'approvals'; the popup lives in the Electron main.
     host.setApprover({ show() {}, ended() {} });
     this.emit('stateChanged', this.appState());
@@ -553,6 +557,35 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
       if (sha256(await this.clipboard.readText()) === clip.sha256) await this.clipboard.clear();
     } catch {
       // no clipboard any more: nothing to clear
+    }
+  }
+
+  // ------------------------------------------------------------------ secret lifecycle (src/core/lifecycle/desktop.ts)
+
+  /** Badges, schedules, open alerts and guard settings (never a value); null without an unlocked vault. */
+  lifecycle(): LifecycleView | null {
+    const host = this.host;
+    return host && host.state === 'unlocked' ? lifecycleView(host) : null;
+  }
+
+  /** Rotates now (tray "Rotate ›", the app); `value` for manual rotators and pending webhooks. */
+  async rotateSecret(name: string, value?: string): Promise<RotateResult> {
+    const result = await rotateFromUi(this.requireUnlocked(), name, value, BY);
+    this.emit('secretsChanged', {});
+    return result;
+  }
+
+  clearAlert(which: { id: number } | { all: true }): number {
+    return clearAlertFromUi(this.requireUnlocked(), which, BY);
+  }
+
+  /** Like `akc guard set`: needs the master password. */
+  async setGuardSetting(key: string, value: string, password: string): Promise<unknown> {
+    const pw = Buffer.from(password, 'utf8');
+    try {
+      return await setGuardFromUi(this.requireUnlocked(), key, value, pw, BY);
+    } finally {
+      pw.fill(0);
     }
   }
 

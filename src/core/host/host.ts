@@ -23,6 +23,8 @@ import { SecretStore, type SecretMeta } from '../vault/secrets.js';
 import { Vault, type VaultState } from '../vault/vault.js';
 import { DeliveryWriter } from './delivery-writer.js';
 import { durableTransaction } from '../store/database.js';
+import { HostLifecycle, type HostLifecycleOptions } from '../lifecycle/host-lifecycle.js';
+import type { Alert } from '../lifecycle/alerts.js';
 
 export const HOST_VERSION = '0.1.0';
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 60_000;
@@ -33,6 +35,8 @@ export interface HostOptions {
   approver?: Approver;
   clock?: Clock;
   approvalTimeoutMs?: number;
+  /** Rotation scheduler and anomaly guard tuning (src/core/lifecycle). */
+  lifecycle?: HostLifecycleOptions;
 }
 
 /** One agent connection's view: what the kernel said, and the agent hint from `hello`. */
@@ -54,6 +58,8 @@ export interface HostEvents {
   state: [VaultState];
   approvals: [PendingApproval[]];
   audit: [AuditEntry[]];
+  /** A rotation failed for good, a manual rotation is due, or an anomaly guard rule fired. */
+  alert: [Alert];
 }
 
 const SCOPE_MS: Partial<Record<ApprovalScope, number>> = { '15m': 15 * 60_000, '1h': 60 * 60_000 };
@@ -67,6 +73,8 @@ export class Host extends EventEmitter<HostEvents> {
   readonly broker: ApprovalBroker;
   readonly clock: Clock;
   private readonly writer: DeliveryWriter;
+  /** Expiry, pinning, rotation scheduler and anomaly guard (src/core/lifecycle). */
+  readonly lifecycle: HostLifecycle;
   /** Mirrors vault.state === 'unlocked' (kept by the state listener): vault.state reads the database. */
   private unlocked: boolean;
 
@@ -97,6 +105,7 @@ export class Host extends EventEmitter<HostEvents> {
       this.emit('state', state);
       if (state === 'unlocked') this.releaseCoveredRequests();
     });
+    this.lifecycle = new HostLifecycle(this, opts.lifecycle);
   }
 
   /** Requests that waited only for the unlock (a grant covers them) go ahead once it comes. */
@@ -157,18 +166,30 @@ export class Host extends EventEmitter<HostEvents> {
 
   // ---------------------------------------------------------------- agent methods
 
+  /** Per connection: its Requester, valid while the agents table is unchanged (AgentRegistry.generation). */
+  private readonly requesters = new WeakMap<Session, { generation: string; hint: string | undefined; requester: Requester }>();
+
   async requesterFor(session: Session): Promise<Requester> {
+    const generation = this.agents.generation();
+    const hint = session.agentHint;
+    const known = this.requesters.get(session);
+    if (known && known.generation === generation && known.hint === hint) return known.requester;
     const identity = session.identity;
-    let agent = await this.agents.match(identity, session.agentHint);
+    const inputs = { hashedFile: false };
+    let agent = await this.agents.match(identity, session.agentHint, inputs);
     // `akc get` run by a registered agent counts as that agent (see requester.ts).
     const via = !agent && akcSubcommand(identity) !== null ? viaProgram(identity) : null;
     if (via) agent = await this.agents.match(await viaIdentity(identity, via), session.agentHint);
-    return {
+    const requester: Requester = {
       identity,
       agent: agent ? { id: agent.id, name: agent.name } : null,
       fingerprint: agent ? agentFingerprint(agent.id) : programFingerprint(identity),
       label: agent ? agent.name : programLabel(identity),
     };
+    // Kept only when it depends on nothing but the agents table and the connection's
+    // identity: a rule on a script's hash, or an `akc` peer's program, is checked every time.
+    if (!via && !inputs.hashedFile) this.requesters.set(session, { generation, hint, requester });
+    return requester;
   }
 
   pendingCount(): number {
@@ -216,11 +237,14 @@ export class Host extends EventEmitter<HostEvents> {
     }
     const meta = this.secrets.find(params.name);
     if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${params.name}`));
+    const refused = this.lifecycle.screen(requester, [meta], params.version);
+    if (refused) return deny(refused.reason, refused.error);
 
-    let grant = this.grants.decide(requester, params.name, this.clock.now());
+    let grant = this.lifecycle.unlessRotated(this.grants.decide(requester, params.name, this.clock.now()), params.name);
     if (grant?.effect === 'deny') return deny(`blocked by grant ${grant.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
 
-    if (!this.unlocked || !grant) {
+    const askFirst = !this.unlocked || !grant;
+    if (askFirst) {
       const outcome = await this.askHuman(requester, [params.name], purpose, Boolean(grant), onPending);
       if (outcome.kind !== 'decided') {
         const locked = this.vault.state !== 'unlocked';
@@ -232,11 +256,15 @@ export class Host extends EventEmitter<HostEvents> {
       if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
       if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
       if (!grant) grant = this.grants.get(this.lastGrantFor(requester, params.name)) ?? null;
+      // While a human decided, the secret may have expired or its pinned version retired.
+      const stale = this.lifecycle.recheck([meta], params.version);
+      if (stale) return deny(stale.reason, stale.error);
     }
     if (grant && !this.grants.consume(grant)) {
       return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
     }
-    return this.deliver(requester, meta, params.version, purpose, grant);
+    // Without a wait for a human, `meta` was read in this same tick: reveal reuses it.
+    return this.deliver(requester, meta, params.version, purpose, grant, !askFirst);
   }
 
   /**
@@ -268,10 +296,12 @@ export class Host extends EventEmitter<HostEvents> {
       if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${name}`), [name]);
       metas.push(meta);
     }
+    const refused = this.lifecycle.screen(requester, metas);
+    if (refused) return deny(refused.reason, refused.error);
     const now = this.clock.now();
     const grants = new Map<string, Grant | null>();
     for (const name of names) {
-      const g = this.grants.decide(requester, name, now);
+      const g = this.lifecycle.unlessRotated(this.grants.decide(requester, name, now), name);
       if (g?.effect === 'deny') return deny(`blocked by grant ${g.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
       grants.set(name, g);
     }
@@ -338,7 +368,9 @@ export class Host extends EventEmitter<HostEvents> {
     }
     const meta = this.secrets.find(params.secret);
     if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${params.secret}`));
-    let grant = this.grants.decide(requester, params.secret, this.clock.now());
+    const refused = this.lifecycle.screen(requester, [meta]);
+    if (refused) return deny(refused.reason, refused.error);
+    let grant = this.lifecycle.unlessRotated(this.grants.decide(requester, params.secret, this.clock.now()), params.secret);
     if (grant?.effect === 'deny') return deny(`blocked by grant ${grant.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
     if (this.vault.state !== 'unlocked' || !grant) {
       let outcome: ApprovalOutcome;
@@ -374,8 +406,9 @@ export class Host extends EventEmitter<HostEvents> {
     version: number | undefined,
     purpose: string | null,
     grant: Grant | null,
+    metaIsCurrent = false,
   ): Promise<DeliveredSecret> {
-    const revealed = this.secrets.reveal(meta.name, version);
+    const revealed = metaIsCurrent ? this.secrets.revealMeta(meta, version) : this.secrets.reveal(meta.name, version);
     const now = this.clock.now();
     const expiresAt = Math.min(now + DEFAULT_LEASE_MS, grant?.expiresAt ?? Infinity);
     const leaseId = newLeaseId();

@@ -9,6 +9,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
 import { hashExecutable } from '../identity/exe-hash.js';
 import type { PeerIdentity } from '../identity/index.js';
+import { cachedStatement } from '../store/database.js';
 import { globMatch } from './glob.js';
 
 export const AGENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -79,14 +80,38 @@ export async function prepareAgent(input: AgentInput): Promise<Omit<AgentRecord,
   return { name: input.name, exePath, exeSha256, argPattern: input.argPattern ?? null, cwdPattern: input.cwdPattern ?? null };
 }
 
+/** Writes to `agents` per connection, by any AgentRegistry (the only code that writes the table). */
+const localWrites = new WeakMap<Database, number>();
+
+function noteWrite(db: Database): void {
+  localWrites.set(db, (localWrites.get(db) ?? 0) + 1);
+}
+
+/** What match() reads besides the agents table. */
+export interface MatchInputs {
+  /** Set when a candidate's rule needed a script file hashed (its content can change any time). */
+  hashedFile: boolean;
+}
+
 export class AgentRegistry {
   /** match() runs on every agent request; its statements (by number of paths) are prepared once. */
   private readonly matchStmts = new Map<number, Statement>();
 
   constructor(private readonly db: Database) {}
 
+  /**
+   * Changes whenever the agents table may have changed: a commit by any other connection
+   * (PRAGMA data_version, which also sees other processes) or a write through this one.
+   * Equal values mean match() would read the same rows.
+   */
+  generation(): string {
+    const other = cachedStatement(this.db, 'PRAGMA data_version').get() as { data_version: number };
+    return `${other.data_version}:${localWrites.get(this.db) ?? 0}`;
+  }
+
   /** Inserts or replaces (by name) an agent. Call inside the caller's durable transaction. */
   upsert(a: Omit<AgentRecord, 'id' | 'createdAt' | 'revokedAt'>, now: number): AgentRecord {
+    noteWrite(this.db);
     const existing = this.db.prepare('SELECT * FROM agents WHERE name = ?').get(a.name) as AgentRow | undefined;
     const id = existing?.id ?? randomUUID();
     if (existing) {
@@ -124,6 +149,7 @@ export class AgentRegistry {
 
   /** Marks an agent revoked. Call inside the caller's transaction (grants and leases go with it). */
   revoke(id: string, now: number): void {
+    noteWrite(this.db);
     this.db.prepare('UPDATE agents SET revoked_at = ? WHERE id = ?').run(now, id);
   }
 
@@ -131,7 +157,7 @@ export class AgentRegistry {
    * The registered agent this process is, if any. Every rule must match the kernel's view
    * of the process; the hint picks among several matches.
    */
-  async match(identity: PeerIdentity, hint?: string): Promise<AgentRecord | null> {
+  async match(identity: PeerIdentity, hint?: string, inputs?: MatchInputs): Promise<AgentRecord | null> {
     const paths = [identity.exe, identity.script].filter((p): p is string => Boolean(p));
     if (paths.length === 0) return null;
     let stmt = this.matchStmts.get(paths.length);
@@ -145,17 +171,20 @@ export class AgentRegistry {
     if (rows.length === 0) return null;
     const candidates = rows.map(toRecord);
     const matching: AgentRecord[] = [];
-    for (const a of candidates) if (await matches(a, identity)) matching.push(a);
+    for (const a of candidates) if (await matches(a, identity, inputs)) matching.push(a);
     if (matching.length === 0) return null;
     return (hint && matching.find((a) => a.name === hint)) || matching[0]!;
   }
 }
 
-async function matches(a: AgentRecord, identity: PeerIdentity): Promise<boolean> {
+async function matches(a: AgentRecord, identity: PeerIdentity, inputs?: MatchInputs): Promise<boolean> {
   if (a.exeSha256) {
     let actual: string | null = null;
     if (a.exePath === identity.exe) actual = identity.exeSha256;
-    else if (a.exePath === identity.script) actual = await hashExecutable(a.exePath).catch(() => null);
+    else if (a.exePath === identity.script) {
+      if (inputs) inputs.hashedFile = true;
+      actual = await hashExecutable(a.exePath).catch(() => null);
+    }
     if (actual !== a.exeSha256) return false;
   }
   if (a.argPattern && !globMatch(a.argPattern, identity.argv.slice(1).join(' '))) return false;

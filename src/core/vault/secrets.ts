@@ -203,14 +203,20 @@ export class SecretStore {
    * the secret when its ciphertext was tampered with, truncated or moved.
    */
   reveal(name: string, version?: number): SecretValue {
-    const key = this.vault.requireKey();
-    const meta = this.get(name);
+    this.vault.requireKey();
+    return this.revealMeta(this.get(name), version);
+  }
+
+  /** reveal() for a secret whose metadata the caller has just read (saves reading it again). */
+  revealMeta(meta: SecretMeta, version?: number): SecretValue {
+    const { key, vaultId } = this.vault.requireKeyAndId();
+    const name = meta.name;
     const v = version ?? meta.currentVersion;
     const row = cachedStatement(this.db, 'SELECT blob FROM secret_versions WHERE secret_id = ? AND version = ?').get(meta.id, v) as
       { blob: Buffer } | undefined;
     if (!row) throw new AkcError('NOT_FOUND', `secret ${name} has no version ${v}`);
     try {
-      const value = open(key, row.blob, secretAad(this.vault.id, meta.id, v));
+      const value = open(key, row.blob, secretAad(vaultId, meta.id, v));
       return { name, secretId: meta.id, type: meta.type, version: v, value };
     } catch (err) {
       if (isAkcError(err, 'CORRUPT')) {

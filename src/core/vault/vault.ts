@@ -43,6 +43,8 @@ export class Vault {
   readonly clock: Clock;
   private dbHandle: Database | null;
   private dek: Buffer | null = null;
+  /** The id of the vault `dek` was unwrapped for (read at unlock; a vault's id never changes). */
+  private dekVaultId: string | null = null;
   private auditMacKey: Buffer | null = null;
   private auditLog: AuditLog | null = null;
   private readonly listeners = new Set<UnlockListener>();
@@ -104,6 +106,15 @@ export class Vault {
   requireKey(): Buffer {
     if (!this.dek) throw new AkcError('LOCKED', 'the vault is locked', { hint: 'unlock it first (`akc unlock`)' });
     return this.dek;
+  }
+
+  /**
+   * The vault key and the id of the vault it was unwrapped for, without a database read
+   * (for the delivery path). Throws LOCKED. Do not keep the key reference.
+   */
+  requireKeyAndId(): { key: Buffer; vaultId: string } {
+    const key = this.requireKey();
+    return { key, vaultId: this.dekVaultId! };
   }
 
   /**
@@ -218,6 +229,7 @@ export class Vault {
     wipe(this.dek);
     wipe(this.auditMacKey);
     this.dek = null;
+    this.dekVaultId = null;
     this.auditMacKey = null;
     this.emit();
   }
@@ -315,6 +327,7 @@ export class Vault {
     wipe(this.dek);
     wipe(this.auditMacKey);
     this.dek = null;
+    this.dekVaultId = null;
     this.auditMacKey = null;
   }
 
@@ -322,6 +335,7 @@ export class Vault {
     this.lockSilently();
     this.dek = dek;
     const row = this.requireRow();
+    this.dekVaultId = row.id;
     this.auditMacKey = deriveSubkey(dek, row.id, 'audit-mac');
     this.audit.checkpointHead(this.clock.now(), this.auditMacKey);
     this.emit();
