@@ -38,6 +38,10 @@ const VERB_TABLE: Record<Verb, true> = {
   updateSettings: true,
   setKeychainUnlock: true,
   quitApp: true,
+  getLifecycle: true,
+  rotateSecret: true,
+  clearAlert: true,
+  setGuardSetting: true,
 };
 
 const EVENT_TABLE: Record<EventName, true> = {

@@ -91,6 +91,13 @@ export const contractInputs = {
     notifications: z.boolean().optional(),
   }),
   setKeychainUnlock: z.strictObject({ enabled: z.boolean(), password }),
+
+  /** Lifecycle (rotation, expiry, alerts, guard): badges and schedules, never values. */
+  getLifecycle: z.strictObject({}),
+  /** Rotates now with the secret's rotator; `value` for manual rotators (masked field). */
+  rotateSecret: z.strictObject({ name: secretName, value: z.string().min(1).max(65536).optional() }),
+  clearAlert: z.strictObject({ id: z.int().positive().optional(), all: z.boolean().optional() }),
+  setGuardSetting: z.strictObject({ key: z.string().min(1).max(64), value: z.string().max(200), password }),
   quitApp: z.strictObject({}),
 };
 
@@ -229,6 +236,44 @@ export interface Settings {
   keychainUnlock: boolean;
 }
 
+export type LifecycleBadge = 'expired' | 'expiring' | 'rotation-failed' | 'rotation-due' | 'rotation-pending' | 'canary' | null;
+
+export interface SecretLifecycleView {
+  name: string;
+  owner: string;
+  purpose: string;
+  expiresAt: number | null;
+  /** The most urgent thing to show next to the secret (null: nothing). */
+  badge: LifecycleBadge;
+  rotator: string | null;
+  rotatorKind: 'generate' | 'command' | 'webhook' | 'manual' | null;
+  rotateEveryMs: number | null;
+  graceMs: number | null;
+  lastRotatedAt: number | null;
+  nextRotationAt: number | null;
+  rotationPendingAt: number | null;
+  canary: boolean;
+}
+
+export interface AlertView {
+  id: number;
+  ts: number;
+  kind: 'rotation.failed' | 'rotation.due' | 'guard.fired';
+  secret: string | null;
+  rule: string | null;
+  agent: string | null;
+  message: string;
+}
+
+export interface LifecycleView {
+  secrets: SecretLifecycleView[];
+  /** Open alerts, newest first. */
+  alerts: AlertView[];
+  guard: { key: string; value: unknown; default: unknown; description: string }[];
+}
+
+export type RotateOutcome = { kind: 'rotated'; name: string; version: number } | { kind: 'pending'; name: string; since: number };
+
 export interface VerbOutputs {
   getAppState: AppState;
   setupVault: AppState;
@@ -257,6 +302,10 @@ export interface VerbOutputs {
   updateSettings: Settings;
   setKeychainUnlock: Settings;
   quitApp: Record<string, never>;
+  getLifecycle: LifecycleView | null;
+  rotateSecret: RotateOutcome;
+  clearAlert: { cleared: number };
+  setGuardSetting: { key: string };
 }
 
 export type VerbOutput<V extends Verb> = VerbOutputs[V];

@@ -322,6 +322,35 @@ describe('DesktopService against a real host', () => {
     assert.ok(names.includes('secret.reveal') && names.includes('secret.copy'), 'reveals and copies are audited');
   });
 
+  test('lifecycle verbs: badges and schedule, rotate with a value (manual), alerts, guard settings need the password', async () => {
+    await call(svc, 'saveSecret', { name: 'ROTATE_ME', type: 'token', description: '', value: 'first-value-123456' });
+    const view = (await call(svc, 'getLifecycle')) as {
+      secrets: { name: string; badge: unknown }[];
+      alerts: unknown[];
+      guard: { key: string }[];
+    };
+    assert.ok(view.secrets.some((s) => s.name === 'ROTATE_ME'));
+    assert.ok(view.guard.length > 0, 'guard settings are listed');
+    assert.ok(!JSON.stringify(view).includes('first-value-123456'), 'no value in the lifecycle view');
+    const rotated = (await call(svc, 'rotateSecret', { name: 'ROTATE_ME', value: 'second-value-654321' })) as {
+      kind: string;
+      version: number;
+    };
+    assert.deepEqual(rotated, { kind: 'rotated', name: 'ROTATE_ME', version: 2 });
+    const detail = (await call(svc, 'getSecretDetail', { name: 'ROTATE_ME' })) as { versions: { version: number; state: string }[] };
+    assert.deepEqual(
+      detail.versions.map((v) => [v.version, v.state]),
+      [
+        [2, 'current'],
+        [1, 'previous'],
+      ],
+    );
+    const key = view.guard[0]!.key;
+    await fails(call(svc, 'setGuardSetting', { key, value: '9', password: 'not the password' }), 'WRONG_PASSWORD');
+    assert.deepEqual(await call(svc, 'clearAlert', { all: true }), { cleared: 0 });
+    await call(svc, 'deleteSecret', { name: 'ROTATE_ME' });
+  });
+
   test('approvals from a real agent process: pending view, allow once, deny, block, unblock', async () => {
     const run = runAgent(dir, socketPath, 'OPENAI_API_KEY', 'run the eval suite');
     const approvalId = await run.pending;

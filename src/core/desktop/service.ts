@@ -311,6 +311,16 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
       setImmediate(() => this.opts.onQuit?.());
       return {};
     },
+    getLifecycle: () => this.lifecycle(),
+    rotateSecret: async (i) => {
+      const r = await this.rotateSecret(i.name, i.value);
+      return r.kind === 'rotated' ? { kind: 'rotated', name: r.name, version: r.version } : r;
+    },
+    clearAlert: (i) => ({ cleared: this.clearAlert(i.all ? { all: true } : { id: i.id ?? 0 }) }),
+    setGuardSetting: async (i) => {
+      await this.setGuardSetting(i.key, i.value, i.password);
+      return { key: i.key };
+    },
   };
 
   // ------------------------------------------------------------------ state
