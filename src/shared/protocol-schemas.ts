@@ -181,7 +181,7 @@ export const serverMessageSchema = z.union([
 // ---------------------------------------------------------------------------------------
 // Request envelope
 
-const requestEnvelope = z.strictObject({
+export const requestEnvelopeSchema = z.strictObject({
   jsonrpc: z.literal(JSONRPC_VERSION, { error: 'expected "2.0"' }),
   id: requestId,
   method: z.string().min(1).max(128),
@@ -204,7 +204,7 @@ export type ParseEnvelopeResult =
 export function parseRequestEnvelope(value: unknown): ParseEnvelopeResult {
   const fast = fastEnvelope(value);
   if (fast) return { ok: true, request: fast };
-  const parsed = requestEnvelope.safeParse(value);
+  const parsed = requestEnvelopeSchema.safeParse(value);
   if (parsed.success) {
     const { id, method, params } = parsed.data;
     return { ok: true, request: { id, method, params } };
@@ -263,7 +263,7 @@ function isInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value);
 }
 
-/** `requestEnvelope`, or null to let zod decide. */
+/** `requestEnvelopeSchema`, or null to let zod decide. */
 export function fastEnvelope(value: unknown): ParsedRequest | null {
   if (!isJsonObject(value)) return null;
   for (const key of Object.keys(value)) {

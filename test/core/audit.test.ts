@@ -387,6 +387,73 @@ describe('audit log', () => {
     }
   });
 
+  test('appends by another connection in between: still one head checkpoint, and it verifies', () => {
+    const f = withLog(5);
+    const other = new Database(vaultPath(f.dir));
+    try {
+      const otherLog = new AuditLog(other);
+      otherLog.append(sampleFields(6), T0 + 6_000, f.macKey);
+      f.log.append(sampleFields(7), T0 + 7_000, f.macKey);
+      otherLog.append(sampleFields(8), T0 + 8_000, f.macKey);
+      otherLog.append(sampleFields(9), T0 + 9_000, f.macKey);
+      f.log.append(sampleFields(10), T0 + 10_000, f.macKey);
+      f.log.append(sampleFields(11), T0 + 11_000, f.macKey);
+      assert.deepEqual(f.db.prepare('SELECT seq FROM audit_checkpoints').all(), [{ seq: 11 }]);
+      assert.deepEqual(f.log.verify(f.macKey), { ok: true, entries: 11, checkpointsVerified: 1, macChecked: true });
+    } finally {
+      other.close();
+      f.db.close();
+    }
+  });
+
+  test('a forged MAC on the checkpoint this log itself wrote stops the signing (no re-signing over it)', () => {
+    const f = withLog(10);
+    try {
+      tamper(f, (db) => db.prepare('UPDATE audit_checkpoints SET mac = randomblob(32) WHERE seq = 10').run());
+      f.log.append(sampleFields(11), T0 + 11_000, f.macKey);
+      // Not extended: the forged checkpoint is still the latest, and verify names it.
+      assert.deepEqual(f.db.prepare('SELECT seq FROM audit_checkpoints').all(), [{ seq: 10 }]);
+      assertBad(f.log.verify(f.macKey), 10, /checkpoint at entry 10 has an invalid MAC/);
+    } finally {
+      f.db.close();
+    }
+  });
+
+  test('a rolled-back append leaves nothing stale behind: the next appends sign and verify', () => {
+    const f = withLog(3);
+    try {
+      assert.throws(
+        () =>
+          f.db
+            .transaction(() => {
+              f.log.appendInTransaction([sampleFields(4)], T0 + 4_000, f.macKey);
+              throw new Error('rolled back');
+            })
+            .immediate(),
+        /rolled back/,
+      );
+      assert.equal(f.log.headSeq(), 3);
+      f.log.append(sampleFields(4), T0 + 5_000, f.macKey);
+      f.log.append(sampleFields(5), T0 + 6_000, f.macKey);
+      assert.deepEqual(f.db.prepare('SELECT seq FROM audit_checkpoints').all(), [{ seq: 5 }]);
+      assert.deepEqual(f.log.verify(f.macKey), { ok: true, entries: 5, checkpointsVerified: 1, macChecked: true });
+    } finally {
+      f.db.close();
+    }
+  });
+
+  test('another key: the previous checkpoint is checked with it, so nothing is signed', () => {
+    const f = withLog(4);
+    try {
+      f.log.append(sampleFields(5), T0 + 5_000, randomBytes(32));
+      // The entry is appended but not signed: the checkpoint this log wrote stays the head one.
+      assert.deepEqual(f.db.prepare('SELECT seq FROM audit_checkpoints').all(), [{ seq: 4 }]);
+      assert.deepEqual(f.log.verify(f.macKey), { ok: true, entries: 5, checkpointsVerified: 1, macChecked: true });
+    } finally {
+      f.db.close();
+    }
+  });
+
   test('checkpointHead re-signs the head after unsigned appends', () => {
     const f = withLog(3);
     try {

@@ -19,10 +19,14 @@ import type { AgentMethod } from '../../src/shared/protocol.js';
 import {
   approvalPendingSchema,
   decodeRequestLine,
+  describeIssues,
+  fastEnvelope,
+  fastSecretGetParams,
   frameTooLargeError,
   paramsSchemas,
   parseRequestEnvelope,
   parseRequestParams,
+  requestEnvelopeSchema,
   resultSchemas,
   serverMessageSchema,
 } from '../../src/shared/protocol-schemas.js';
@@ -361,5 +365,175 @@ describe('decodeRequestLine', () => {
       const r = decodeRequestLine(line);
       assert.equal(r.ok, false, line.slice(0, 80));
     }
+  });
+});
+
+describe('hand-written fast paths agree with the zod schemas', () => {
+  const fixtureNames = ['hello', 'status', 'secret-list', 'secret-get', 'secret-getmany', 'lease-list', 'lease-revoke'];
+  const ids: unknown[] = [
+    1,
+    0,
+    -0,
+    -7,
+    2 ** 53 - 1,
+    -(2 ** 53 - 1),
+    2 ** 53,
+    1.5,
+    NaN,
+    Infinity,
+    '',
+    'x',
+    'x'.repeat(64),
+    'x'.repeat(65),
+    null,
+    true,
+    [],
+    {},
+  ];
+  const methods: unknown[] = ['secret.get', 'status', '', 'm'.repeat(128), 'm'.repeat(129), '__proto__', 'constructor', 5, null];
+  const paramsValues: unknown[] = [
+    undefined,
+    {},
+    { name: 'A' },
+    null,
+    [],
+    [1, 2],
+    'x',
+    5,
+    JSON.parse('{"__proto__":{"name":"A"}}'),
+    JSON.parse('{"name":"A","__proto__":1}'),
+    { name: 'A', constructor: {} },
+    { constructor: 1 },
+    { pad: 'a'.repeat(100), nested: { deep: [1, { x: null }] } },
+    Object.create(null),
+  ];
+  const names: unknown[] = [
+    'A',
+    'prod/db.url-2_X',
+    'x'.repeat(128),
+    'x'.repeat(129),
+    '',
+    'has space',
+    'ünï',
+    'a\nb',
+    1,
+    null,
+    undefined,
+    ['A'],
+  ];
+  const purposes: unknown[] = [undefined, '', 'deploy', 'x'.repeat(500), 'x'.repeat(501), 7, null];
+  const versions: unknown[] = [undefined, 1, 7, 0, -0, -1, 1.5, 2 ** 53 - 1, 2 ** 53, '1', null, NaN, Infinity];
+
+  /** The same value with the same own keys in the same order (deepEqual ignores order). */
+  const same = (a: unknown, b: unknown, what: string): void => {
+    assert.deepEqual(a, b, what);
+    if (typeof a === 'object' && a !== null) assert.deepEqual(Object.keys(a), Object.keys(b as object), `${what}: key order`);
+  };
+  const show = (v: unknown): string => {
+    try {
+      return JSON.stringify(v)?.slice(0, 120) ?? String(v);
+    } catch {
+      return String(v);
+    }
+  };
+
+  function envelopeCases(): unknown[] {
+    const out: unknown[] = [];
+    for (const f of fixtureNames) out.push(fixture(`${f}.request.json`));
+    for (const id of ids) out.push({ jsonrpc: '2.0', id, method: 'secret.get', params: { name: 'A' } });
+    for (const method of methods) out.push({ jsonrpc: '2.0', id: 1, method, params: {} });
+    for (const params of paramsValues)
+      out.push(params === undefined ? { jsonrpc: '2.0', id: 1, method: 'status' } : { jsonrpc: '2.0', id: 1, method: 'status', params });
+    out.push(
+      { jsonrpc: '2.0', id: 1, method: 'status', params: undefined },
+      { jsonrpc: '1.0', id: 1, method: 'status' },
+      { jsonrpc: 2, id: 1, method: 'status' },
+      { id: 1, method: 'status' },
+      { jsonrpc: '2.0', method: 'status' },
+      { jsonrpc: '2.0', id: 1 },
+      { jsonrpc: '2.0', id: 1, method: 'status', extra: 1 },
+      JSON.parse('{"jsonrpc":"2.0","id":1,"method":"status","__proto__":{}}'),
+      Object.assign(Object.create(null), { jsonrpc: '2.0', id: 1, method: 'status' }),
+      [],
+      [{ jsonrpc: '2.0', id: 1, method: 'status' }],
+      null,
+      42,
+      'status',
+      {},
+    );
+    return out;
+  }
+
+  it('envelopes: the fast path accepts only what zod accepts, with the same output', () => {
+    let fast = 0;
+    for (const v of envelopeCases()) {
+      const zod = requestEnvelopeSchema.safeParse(v);
+      const quick = fastEnvelope(v);
+      if (quick) {
+        fast += 1;
+        assert.ok(zod.success, `fast path accepted what zod rejects: ${show(v)}`);
+        same(quick, { id: zod.data.id, method: zod.data.method, params: zod.data.params }, show(v));
+        same(quick.params, zod.data.params, `${show(v)} params`);
+      }
+      // parseRequestEnvelope (fast path first) answers exactly as zod alone does.
+      const r = parseRequestEnvelope(v);
+      if (zod.success) assert.deepEqual(r, { ok: true, request: { id: zod.data.id, method: zod.data.method, params: zod.data.params } });
+      else assert.equal(!r.ok && r.error.message, `invalid request: ${describeIssues(zod.error.issues)}`, show(v));
+    }
+    assert.ok(fast >= 20, `the fast path took ${fast} cases`);
+  });
+
+  it('secret.get params: the fast path accepts only what zod accepts, with the same output', () => {
+    const cases: unknown[] = [fixture('secret-get.request.json').params, ...paramsValues];
+    for (const name of names) {
+      for (const purpose of purposes) {
+        for (const version of versions) {
+          const p: Record<string, unknown> = {};
+          if (name !== undefined) p.name = name;
+          if (purpose !== undefined) p.purpose = purpose;
+          if (version !== undefined) p.version = version;
+          cases.push(p);
+        }
+      }
+    }
+    cases.push({ version: 2, purpose: 'p', name: 'A' }, { name: 'A', surprise: true }, { name: 'A', purpouse: 'typo' });
+    let fast = 0;
+    for (const p of cases) {
+      const zod = paramsSchemas['secret.get'].safeParse(p ?? {});
+      const quick = fastSecretGetParams(p);
+      if (quick) {
+        fast += 1;
+        assert.ok(zod.success, `fast path accepted what zod rejects: ${show(p)}`);
+        same(quick, zod.data, show(p));
+      }
+      const r = parseRequestParams('secret.get', p);
+      if (zod.success) same(r, { ok: true, method: 'secret.get', params: zod.data }, show(p));
+      else assert.equal(r.ok, false, show(p));
+    }
+    assert.ok(fast >= 50, `the fast path took ${fast} cases`);
+  });
+
+  it('decodeRequestLine still answers malformed lines exactly (hostile JSON included)', () => {
+    const lines = [
+      '{"jsonrpc":"2.0","id":1,"method":"secret.get","params":{"__proto__":{"name":"A"}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"secret.get","params":{"name":"A","__proto__":{}}}',
+      '{"jsonrpc":"2.0","id":1,"method":"secret.get","params":{"name":"A","constructor":{}}}',
+      '{"jsonrpc":"2.0","id":-0,"method":"secret.get","params":{"name":"A"}}',
+      '{"jsonrpc":"2.0","id":9007199254740993,"method":"secret.get","params":{"name":"A"}}',
+      '{"jsonrpc":"2.0","id":"a","method":"secret.get","params":{"name":"A","version":0}}',
+    ];
+    const expected = [
+      'malformed secret.get params: name: expected string',
+      null,
+      'malformed secret.get params: unknown key "constructor"',
+      null,
+      'invalid request: id: expected at most 9007199254740991',
+      'malformed secret.get params: version: expected more than 0',
+    ];
+    lines.forEach((line, i) => {
+      const r = decodeRequestLine(line);
+      if (expected[i] === null) assert.ok(r.ok, line);
+      else assert.equal(!r.ok && r.error.message, expected[i], line);
+    });
   });
 });

@@ -22,6 +22,7 @@ import type { ProcessSummary } from '../identity/index.js';
 import { SecretStore, type SecretMeta } from '../vault/secrets.js';
 import { Vault, type VaultState } from '../vault/vault.js';
 import { DeliveryWriter } from './delivery-writer.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import { durableTransaction } from '../store/database.js';
 import { HostLifecycle, type HostLifecycleOptions } from '../lifecycle/host-lifecycle.js';
 import type { Alert } from '../lifecycle/alerts.js';
@@ -73,6 +74,8 @@ export class Host extends EventEmitter<HostEvents> {
   readonly broker: ApprovalBroker;
   readonly clock: Clock;
   private readonly writer: DeliveryWriter;
+  /** Moves WAL checkpoints (the fsyncs) off the event loop once the host is busy. */
+  private readonly checkpointer: WalCheckpointer;
   /** Expiry, pinning, rotation scheduler and anomaly guard (src/core/lifecycle). */
   readonly lifecycle: HostLifecycle;
   /** Mirrors vault.state === 'unlocked' (kept by the state listener): vault.state reads the database. */
@@ -91,13 +94,17 @@ export class Host extends EventEmitter<HostEvents> {
       approver: opts.approver ?? silentApprover,
       timeoutMs: opts.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS,
     });
+    this.checkpointer = new WalCheckpointer(vault.db);
     this.writer = new DeliveryWriter(
       vault.db,
       vault.audit,
       this.leases,
       () => this.clock.now(),
       () => vault.auditKey,
-      (entries) => this.emit('audit', entries),
+      (entries) => {
+        this.checkpointer.committed();
+        this.emit('audit', entries);
+      },
     );
     this.unlocked = vault.state === 'unlocked';
     vault.onStateChange((state) => (this.unlocked = state === 'unlocked'));
@@ -567,6 +574,7 @@ export class Host extends EventEmitter<HostEvents> {
     } catch (err) {
       if (!isAkcError(err)) throw err;
     }
+    this.checkpointer.close();
     this.vault.close();
   }
 }

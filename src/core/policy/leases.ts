@@ -70,15 +70,16 @@ export class LeaseStore {
   private readonly insertStmt;
 
   constructor(private readonly db: Database) {
+    // Positional parameters: binding by name costs a property lookup per column on every delivery.
     this.insertStmt = db.prepare(
       `INSERT INTO leases (id, agent_id, fingerprint, pid, secret_id, secret_name, version, issued_at, expires_at)
-       VALUES (@id, @agentId, @fingerprint, @pid, @secretId, @secretName, @version, @issuedAt, @expiresAt)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
   /** Inserts a lease. Call inside the transaction that also writes the delivery's audit entry. */
-  insert(lease: Omit<Lease, 'revokedAt'>): void {
-    this.insertStmt.run(lease);
+  insert(l: Omit<Lease, 'revokedAt'>): void {
+    this.insertStmt.run(l.id, l.agentId, l.fingerprint, l.pid, l.secretId, l.secretName, l.version, l.issuedAt, l.expiresAt);
   }
 
   get(id: string): Lease | null {
