@@ -27,6 +27,7 @@ import { keyringDirect, type KeyringDirect } from './keychain.js';
 import { openClients, sequentialGets, startEchoServer } from './load.js';
 import { formatDuration, formatRate, median, now, since, summarize, type Summary } from './stats.js';
 import type { WorkerCommand, WorkerReply, WorkerResult } from './worker-protocol.js';
+import { benchProxy, type ProxyBenchResult } from './proxy.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const AKC_BIN = path.join(ROOT, 'bin/akc.js');
@@ -344,6 +345,30 @@ async function main(): Promise<number> {
     // ------------------------------------------------------------ report
     const t32 = throughput.find((t) => t.clients === 32)!;
     const expectedDeliveries = deliveries;
+    console.error('bench: brokering proxy: 500 requests direct vs through the proxy (keep-alive)');
+    let proxy: ProxyBenchResult | null = null;
+    try {
+      proxy = await benchProxy({ n: 500, warmup: 100 });
+    } catch (err) {
+      notes.push(`proxy benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const proxyRows: Row[] = proxy
+      ? [
+          {
+            metric: 'proxy: direct / through proxy p50 (TCP)',
+            value: `${formatDuration(proxy.directP50Us)} / ${formatDuration(proxy.proxyP50Us)}`,
+            target: '',
+            ok: null,
+          },
+          {
+            metric: 'proxy: added latency per request (p50)',
+            value: formatDuration(proxy.proxyP50Us - proxy.directP50Us),
+            target: '',
+            ok: null,
+          },
+          { metric: 'proxy: Unix socket p50', value: formatDuration(proxy.proxyUnixP50Us), target: '', ok: null },
+        ]
+      : [];
     const rows: Row[] = [
       {
         metric: 'secret.get p50 (SDK, sequential)',
@@ -409,6 +434,7 @@ async function main(): Promise<number> {
         ok: null,
       },
       { metric: 'NDJSON echo throughput, 32 clients (floor)', value: formatRate(echo32Rate), target: '', ok: null },
+      ...proxyRows,
       {
         metric: 'audited deliveries',
         value: `${audited} of ${expectedDeliveries}`,
@@ -481,6 +507,7 @@ async function main(): Promise<number> {
           verify,
           verifyMs: verifyUs / 1000,
         },
+        proxy,
         wrongValues,
         errors,
         vaultInitMs: initUs / 1000,
