@@ -373,6 +373,19 @@ describe('requester fingerprints for the akc CLI', () => {
     assert.equal(programLabel(b), 'akc get via evil.py');
   });
 
+  test('a shell script that runs akc is the program; an interactive shell is skipped', () => {
+    const peer = akcPeer({ exe: '/home/ana/.local/bin/claude', script: null });
+    const viaScript = {
+      ...peer,
+      parents: [
+        { pid: 49, exe: '/usr/bin/bash', script: '/srv/deploy.sh', argv: ['bash', '/srv/deploy.sh'], cwd: '/', uid: 1000 },
+        ...peer.parents,
+      ],
+    };
+    assert.equal(viaProgram(viaScript)?.script, '/srv/deploy.sh');
+    assert.equal(programLabel(viaScript), 'akc get via deploy.sh');
+  });
+
   test('the subcommand is part of the fingerprint (`akc mcp` approvals do not cover `akc get`)', () => {
     const get = akcPeer({ exe: '/home/ana/.local/bin/claude', script: null });
     const mcp = { ...get, argv: ['/usr/bin/node', '/opt/akc/bin/akc.js', 'mcp'] };

@@ -60,7 +60,9 @@ export function akcSubcommand(identity: Pick<PeerIdentity, 'script'> & Partial<P
 export function viaProgram(identity: Partial<Pick<PeerIdentity, 'parents'>>): ProcessSummary | null {
   for (const p of identity.parents ?? []) {
     if (akcSubcommand(p) !== null) continue;
-    if (LAUNCHERS.has(base(p.script ?? p.exe)) || LAUNCHERS.has(base(p.exe))) continue;
+    // A shell running a script is a program (the script); an interactive shell or `sh -c`
+    // is only a launcher, as are npx/npm/env and friends.
+    if (p.script ? LAUNCHERS.has(base(p.script)) : LAUNCHERS.has(base(p.exe))) continue;
     return p;
   }
   return null;
