@@ -7,46 +7,15 @@
 import { AkcError } from '../../shared/errors.js';
 import { GUARD_KEYS, readGuardValues, setGuardValue } from '../guard/config.js';
 import type { Host } from '../host/host.js';
-import { clearAlerts, listAlerts, type AlertKind } from './alerts.js';
+import { clearAlerts, listAlerts } from './alerts.js';
 import { EXPIRY_WARNING_MS, listLifecycles } from './policy.js';
 import { describeRotator, parseRotator, type RotatorSpec } from './rotators.js';
 import type { RotateResult } from './rotation.js';
 
-export type LifecycleBadge = 'expired' | 'expiring' | 'rotation-failed' | 'rotation-due' | 'rotation-pending' | 'canary' | null;
+import type { LifecycleBadge, LifecycleView } from '../../shared/contract.js';
 
-export interface SecretLifecycleView {
-  name: string;
-  owner: string;
-  purpose: string;
-  expiresAt: number | null;
-  /** The most urgent thing to show next to the secret (null: nothing). */
-  badge: LifecycleBadge;
-  rotator: string | null;
-  rotatorKind: RotatorSpec['kind'] | null;
-  rotateEveryMs: number | null;
-  graceMs: number | null;
-  lastRotatedAt: number | null;
-  nextRotationAt: number | null;
-  rotationPendingAt: number | null;
-  canary: boolean;
-}
-
-export interface AlertView {
-  id: number;
-  ts: number;
-  kind: AlertKind;
-  secret: string | null;
-  rule: string | null;
-  agent: string | null;
-  message: string;
-}
-
-export interface LifecycleView {
-  secrets: SecretLifecycleView[];
-  /** Open alerts, newest first (tray badge = alerts.length). */
-  alerts: AlertView[];
-  guard: { key: string; value: unknown; default: unknown; description: string }[];
-}
+// The view types are the renderer contract's: one definition for both sides.
+export type { LifecycleBadge, SecretLifecycleView, AlertView, LifecycleView } from '../../shared/contract.js';
 
 export function lifecycleView(host: Host): LifecycleView {
   const db = host.vault.db;
