@@ -2,10 +2,11 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { AppState, ApprovalView } from '../shared/contract';
 import { AppMark, Icon, type IconName } from './components/Icon';
+import { LifecycleProvider, useLifecycle } from './components/lifecycle';
 import { Button, Dialog, ErrorNote, NowProvider, Spinner, ToastProvider, useToast } from './components/ui';
 import { api, hasApi, toUiError, type UiError } from './lib/api';
 import { learnHome } from './lib/format';
-import { useEvent, useHashRoute } from './lib/hooks';
+import { parseRoute, useEvent, useHashRoute } from './lib/hooks';
 import { Activity } from './screens/Activity';
 import { Agents } from './screens/Agents';
 import { ApprovalPanel, ApprovalWindow } from './screens/Approval';
@@ -28,7 +29,9 @@ export function App() {
   }
   return (
     <NowProvider>
-      <ToastProvider>{route.startsWith('/approval') ? <ApprovalWindow /> : <MainWindow route={route} />}</ToastProvider>
+      <ToastProvider>
+        {route.startsWith('/approval') ? <ApprovalWindow requestId={parseRoute(route).params.get('id')} /> : <MainWindow route={route} />}
+      </ToastProvider>
     </NowProvider>
   );
 }
@@ -95,8 +98,19 @@ const NAV: { path: string; label: string; icon: IconName }[] = [
   { path: '/settings', label: 'Settings', icon: 'settings' },
 ];
 
-function Shell({ state, route, onState }: { state: AppState; route: string; onState: (s: AppState) => void }) {
-  const screen = NAV.find((n) => route.startsWith(n.path))?.path ?? '/secrets';
+function Shell(props: { state: AppState; route: string; onState: (s: AppState) => void }) {
+  return (
+    <LifecycleProvider>
+      <ShellInner {...props} />
+    </LifecycleProvider>
+  );
+}
+
+function ShellInner({ state, route, onState }: { state: AppState; route: string; onState: (s: AppState) => void }) {
+  const { path, params } = parseRoute(route);
+  const screen = NAV.find((n) => path.startsWith(n.path))?.path ?? '/secrets';
+  const lifecycle = useLifecycle();
+  const alertCount = lifecycle.data?.alerts.length ?? 0;
   const [approvals, setApprovals] = useState<ApprovalView[]>([]);
   const [showPending, setShowPending] = useState(false);
   const [locking, setLocking] = useState(false);
@@ -144,9 +158,20 @@ function Shell({ state, route, onState }: { state: AppState; route: string; onSt
         <ul className="rail-nav">
           {NAV.map((n) => (
             <li key={n.path}>
-              <a href={`#${n.path}`} className={`rail-link ${screen === n.path ? 'active' : ''}`} aria-current={screen === n.path ? 'page' : undefined}>
+              <a
+                href={`#${n.path}`}
+                className={`rail-link ${screen === n.path ? 'active' : ''}`}
+                aria-current={screen === n.path ? 'page' : undefined}
+              >
                 <Icon name={n.icon} size={16} />
-                {n.label}
+                <span className="rail-label">{n.label}</span>
+                {n.path === '/activity' && alertCount > 0 ? (
+                  <span className="rail-count" title={`${alertCount} open ${alertCount === 1 ? 'alert' : 'alerts'}`}>
+                    <Icon name="alert" size={12} />
+                    <span className="num">{alertCount}</span>
+                    <span className="sr-only">{alertCount === 1 ? 'open alert' : 'open alerts'}</span>
+                  </span>
+                ) : null}
               </a>
             </li>
           ))}
@@ -156,13 +181,20 @@ function Shell({ state, route, onState }: { state: AppState; route: string; onSt
             <Icon name="unlock" size={14} />
             <span>Unlocked</span>
           </div>
-          <Button size="sm" icon="lock" onClick={() => void lock()} busy={locking} className="rail-lock" title="Lock now (agents will wait for unlock)">
+          <Button
+            size="sm"
+            icon="lock"
+            onClick={() => void lock()}
+            busy={locking}
+            className="rail-lock"
+            title="Lock now (agents will wait for unlock)"
+          >
             Lock
           </Button>
         </div>
       </nav>
       <div className="content">
-        {screen === '/secrets' ? <Secrets /> : null}
+        {screen === '/secrets' ? <Secrets rotateRequest={params.get('rotate')} /> : null}
         {screen === '/agents' ? <Agents /> : null}
         {screen === '/activity' ? <Activity /> : null}
         {screen === '/settings' ? <SettingsScreen state={state} /> : null}
@@ -170,7 +202,9 @@ function Shell({ state, route, onState }: { state: AppState; route: string; onSt
       {showPending && approvals.length > 0 ? (
         <Dialog title="Pending approval" onClose={() => setShowPending(false)} width={520}>
           <ApprovalPanel
-            approvals={approvals}
+            key={approvals[0]!.id}
+            approval={approvals[0]!}
+            waiting={approvals.length - 1}
             variant="inline"
             onDecided={(id) => {
               const rest = approvals.filter((x) => x.id !== id);

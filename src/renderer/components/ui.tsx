@@ -35,6 +35,7 @@ export function Button({
       type="button"
       {...rest}
       className={['btn', `btn-${variant}`, size === 'sm' ? 'btn-sm' : '', className ?? ''].join(' ').trim()}
+      data-autofocus={rest.autoFocus ? '' : undefined}
       aria-busy={busy || undefined}
       disabled={rest.disabled || busy}
     >
@@ -44,12 +45,7 @@ export function Button({
   );
 }
 
-export function IconButton({
-  icon,
-  label,
-  className,
-  ...rest
-}: ComponentProps<'button'> & { icon: IconName; label: string }) {
+export function IconButton({ icon, label, className, ...rest }: ComponentProps<'button'> & { icon: IconName; label: string }) {
   return (
     <button type="button" {...rest} className={`icon-btn ${className ?? ''}`.trim()} aria-label={label} title={label}>
       <Icon name={icon} size={16} />
@@ -150,7 +146,17 @@ export function RelTime({ ms, empty = 'never' }: { ms: number | null | undefined
 // ------------------------------------------------------------------------------ mono text
 
 /** A path, hash or argv shortened for display; full text on hover and copyable. */
-export function MonoText({ full, display, copy = true, className }: { full: string; display?: string; copy?: boolean; className?: string }) {
+export function MonoText({
+  full,
+  display,
+  copy = true,
+  className,
+}: {
+  full: string;
+  display?: string;
+  copy?: boolean;
+  className?: string;
+}) {
   const toast = useToast();
   return (
     <span className={`mono-text ${className ?? ''}`.trim()}>
@@ -254,6 +260,7 @@ export function PasswordInput({
           className="input input-password"
           type={visible ? 'text' : 'password'}
           autoFocus={autoFocus}
+          data-autofocus={autoFocus ? '' : undefined}
           autoComplete={autoComplete}
           spellCheck={false}
           placeholder={placeholder}
@@ -390,6 +397,13 @@ export function Dialog({
     if (!dialog) return;
     const previous = document.activeElement as HTMLElement | null;
     if (!dialog.open) dialog.showModal();
+    // React's autoFocus runs while the dialog is still closed (and showModal then focuses
+    // the first focusable element, the close button): focus what the content asked for.
+    const wanted =
+      dialog.querySelector<HTMLElement>('[data-autofocus]') ??
+      dialog.querySelector<HTMLElement>('.dialog-body :is(input:not([type=hidden]), select, textarea)') ??
+      dialog.querySelector<HTMLElement>('.dialog-foot button');
+    wanted?.focus();
     const cancel = (e: Event) => {
       e.preventDefault();
       onCloseRef.current();

@@ -42,7 +42,10 @@ export function formatRelative(ms: number, now: number): string {
   if (diff < 7 * DAY) return `${Math.floor(diff / DAY)} days ago`;
   const d = new Date(ms);
   const sameYear = d.getFullYear() === new Date(now).getFullYear();
-  return d.toLocaleDateString(undefined, sameYear ? { day: 'numeric', month: 'short' } : { day: 'numeric', month: 'short', year: 'numeric' });
+  return d.toLocaleDateString(
+    undefined,
+    sameYear ? { day: 'numeric', month: 'short' } : { day: 'numeric', month: 'short', year: 'numeric' },
+  );
 }
 
 /** Time of day for log rows: "14:02:11"; older than today also gets the date. */

@@ -70,14 +70,41 @@ export function useCapsLock(): [boolean, (e: KeyboardEvent | MouseEvent) => void
   return [on, update];
 }
 
-/** The hash route: "#/activity" → "/activity". */
+const ROUTE_EVENT = 'akc:route';
+
+function readRoute(): string {
+  return window.location.hash.replace(/^#/, '') || '/';
+}
+
+/** The hash route: "#/activity" → "/activity" (query included: "/secrets?rotate=X"). */
 export function useHashRoute(): string {
-  const read = () => window.location.hash.replace(/^#/, '') || '/';
-  const [route, setRoute] = useState(read);
+  const [route, setRoute] = useState(readRoute);
   useEffect(() => {
-    const on = () => setRoute(read());
+    const on = () => setRoute(readRoute());
     window.addEventListener('hashchange', on);
-    return () => window.removeEventListener('hashchange', on);
+    window.addEventListener(ROUTE_EVENT, on);
+    return () => {
+      window.removeEventListener('hashchange', on);
+      window.removeEventListener(ROUTE_EVENT, on);
+    };
   }, []);
   return route;
+}
+
+/** "/secrets?rotate=X" → { path: "/secrets", params }. */
+export function parseRoute(route: string): { path: string; params: URLSearchParams } {
+  const q = route.indexOf('?');
+  return q === -1
+    ? { path: route, params: new URLSearchParams() }
+    : { path: route.slice(0, q), params: new URLSearchParams(route.slice(q + 1)) };
+}
+
+/**
+ * Replaces the current hash without adding a history entry (e.g. dropping a one-shot
+ * "?rotate=X" once handled, so the same tray item works again).
+ */
+export function replaceRoute(route: string): void {
+  if (readRoute() === route) return;
+  window.history.replaceState(null, '', `#${route}`);
+  window.dispatchEvent(new Event(ROUTE_EVENT));
 }

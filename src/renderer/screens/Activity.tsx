@@ -8,6 +8,7 @@
 import { useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { ActivityEntry, VerbInput, VerifyView } from '../../shared/contract';
 import { Icon } from '../components/Icon';
+import { AlertsBanner } from '../components/lifecycle';
 import { Badge, Button, DecisionBadge, Dialog, EmptyState, ErrorNote, Field, IconButton, useSharedNow, useToast } from '../components/ui';
 import { api, toUiError, type UiError } from '../lib/api';
 import { basename, formatAbsolute, formatCount, formatLogTime, plural } from '../lib/format';
@@ -16,6 +17,8 @@ import { PageHeader } from './common';
 
 export const ROW_HEIGHT = 36;
 const PAGE_SIZE = 500;
+/** When the user jumps far past what is loaded (dragging the scrollbar), fetch bigger pages. */
+const BIG_PAGE_SIZE = 1000;
 const OVERSCAN = 8;
 
 type Decision = NonNullable<VerbInput<'queryActivity'>['decision']>;
@@ -28,10 +31,33 @@ interface Filters {
   text: string;
 }
 const NO_FILTERS: Filters = { agent: '', secret: '', decision: '', range: '', text: '' };
-const RANGE_MS: Record<Exclude<Filters['range'], ''>, number> = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 };
+const RANGE_MS: Record<Exclude<Filters['range'], ''>, number> = {
+  '1h': 3_600_000,
+  '24h': 86_400_000,
+  '7d': 7 * 86_400_000,
+  '30d': 30 * 86_400_000,
+};
 
 const EVENT_LABELS: Record<string, string> = {
   'secret.deliver': 'Secret delivered',
+  'secret.create': 'Secret created',
+  'secret.policy': 'Lifecycle changed',
+  'secret.rotate': 'Secret rotated',
+  'secret.retire': 'Version retired',
+  'secret.prune': 'Versions pruned',
+  'secret.webhook_key': 'Webhook key set',
+  'rotation.failed': 'Rotation failed',
+  'rotation.due': 'Rotation due',
+  'guard.fired': 'Guard fired',
+  'guard.set': 'Guard changed',
+  'alert.clear': 'Alert dismissed',
+  'settings.update': 'Settings changed',
+  'audit.export': 'Log exported',
+  'proxy.request': 'Proxied request',
+  'proxy.deny': 'Proxy denied',
+  'policy.import': 'Policy imported',
+  'vault.keychain.enable': 'Keychain unlock on',
+  'vault.keychain.disable': 'Keychain unlock off',
   'secret.deny': 'Request denied',
   'secret.update': 'Secret saved',
   'secret.delete': 'Secret deleted',
@@ -67,15 +93,15 @@ function toQuery(f: Filters): VerbInput<'queryActivity'> {
   return q;
 }
 
-/** Whether a live entry belongs in the current view (mirrors the host's filter loosely). */
+/** Whether a live entry belongs in the current view (mirrors the host's filter). */
 function matches(f: Filters, e: ActivityEntry): boolean {
   const has = (hay: string | null, needle: string) => (hay ?? '').toLowerCase().includes(needle.trim().toLowerCase());
-  if (f.agent.trim() && !has(e.agent, f.agent) && !has(e.exe, f.agent)) return false;
-  if (f.secret.trim() && !has(e.secret, f.secret)) return false;
+  if (f.agent.trim() && e.agent !== f.agent.trim()) return false;
+  if (f.secret.trim() && e.secret !== f.secret.trim()) return false;
   if (f.decision && e.decision !== f.decision) return false;
   if (f.range && e.ts < Date.now() - RANGE_MS[f.range]) return false;
   if (f.text.trim()) {
-    const hay = [e.event, e.agent, e.exe, e.secret, e.decision, e.purpose, e.reason].join(' ');
+    const hay = [e.agent, e.event, e.secret, e.exe, e.purpose, e.reason, e.decision, e.pid].join(' ');
     if (!has(hay, f.text)) return false;
   }
   return true;
@@ -120,11 +146,11 @@ export function Activity() {
 
   // ---------------------------------------------------------------- loading pages
   const loadPage = useCallback(
-    async (before: number | null, reset: boolean) => {
+    async (before: number | null, reset: boolean, limit = PAGE_SIZE) => {
       const gen = reset ? ++generation.current : generation.current;
       setLoading(true);
       try {
-        const page = await api().queryActivity({ ...toQuery(applied), ...(before ? { beforeSeq: before } : {}), limit: PAGE_SIZE });
+        const page = await api().queryActivity({ ...toQuery(applied), ...(before ? { beforeSeq: before } : {}), limit });
         if (gen !== generation.current) return;
         if (reset) seen.current = new Set();
         const unseen = page.entries.filter((e) => !seen.current.has(e.seq));
@@ -206,7 +232,8 @@ export function Activity() {
   // Load older pages while the visible window nears (or is past) what is loaded.
   useEffect(() => {
     if (loading || !hasMore || error) return;
-    if (last > entries.length - PAGE_SIZE / 5) void loadPage(nextBefore, false);
+    if (last > entries.length - PAGE_SIZE / 5)
+      void loadPage(nextBefore, false, last - entries.length > PAGE_SIZE ? BIG_PAGE_SIZE : PAGE_SIZE);
   }, [last, entries.length, hasMore, loading, nextBefore, loadPage, error]);
 
   // ---------------------------------------------------------------- live updates
@@ -220,9 +247,7 @@ export function Activity() {
 
   const atTop = scrollTop < ROW_HEIGHT / 2;
   useEvent('activityAppended', (appended) => {
-    const list = appended
-      .filter((e) => !seen.current.has(e.seq) && matches(applied, e))
-      .sort((a, b) => b.seq - a.seq);
+    const list = appended.filter((e) => !seen.current.has(e.seq) && matches(applied, e)).sort((a, b) => b.seq - a.seq);
     for (const e of list) seen.current.add(e.seq);
     if (verify && verify.ok) setVerify({ ...verify, entries: verify.entries + appended.length });
     if (list.length === 0) return;
@@ -265,7 +290,15 @@ export function Activity() {
       const e = entries[i];
       out.push(
         e ? (
-          <ActivityRow key={e.seq} e={e} top={i * ROW_HEIGHT} now={now} fresh={fresh.has(e.seq)} onRegister={setRegistering} onBlock={setBlocking} />
+          <ActivityRow
+            key={e.seq}
+            e={e}
+            top={i * ROW_HEIGHT}
+            now={now}
+            fresh={fresh.has(e.seq)}
+            onRegister={setRegistering}
+            onBlock={setBlocking}
+          />
         ) : (
           <div key={`sk-${i}`} className="log-row log-skeleton" style={{ top: i * ROW_HEIGHT }} aria-hidden="true">
             <span />
@@ -289,10 +322,18 @@ export function Activity() {
           </Button>
         }
       />
+      <AlertsBanner />
       <div className="toolbar filters" role="search" aria-label="Filter activity">
         <div className="search grow">
           <Icon name="search" size={14} />
-          <input className="input" type="search" placeholder="Search events" aria-label="Search events" value={filters.text} onChange={(e) => set({ text: e.currentTarget.value })} />
+          <input
+            className="input"
+            type="search"
+            placeholder="Search events"
+            aria-label="Search events"
+            value={filters.text}
+            onChange={(e) => set({ text: e.currentTarget.value })}
+          />
         </div>
         <input
           className="input filter-input"
@@ -320,7 +361,12 @@ export function Activity() {
             <option key={n} value={n} />
           ))}
         </datalist>
-        <select className="select" aria-label="Filter by decision" value={filters.decision} onChange={(e) => set({ decision: e.currentTarget.value as Decision | '' })}>
+        <select
+          className="select"
+          aria-label="Filter by decision"
+          value={filters.decision}
+          onChange={(e) => set({ decision: e.currentTarget.value as Decision | '' })}
+        >
           <option value="">Any decision</option>
           <option value="allow">Allowed</option>
           <option value="deny">Denied</option>
@@ -328,7 +374,12 @@ export function Activity() {
           <option value="failed">Failed</option>
           <option value="ok">OK</option>
         </select>
-        <select className="select" aria-label="Time range" value={filters.range} onChange={(e) => set({ range: e.currentTarget.value as Filters['range'] })}>
+        <select
+          className="select"
+          aria-label="Time range"
+          value={filters.range}
+          onChange={(e) => set({ range: e.currentTarget.value as Filters['range'] })}
+        >
           <option value="">Any time</option>
           <option value="1h">Last hour</option>
           <option value="24h">Last 24 hours</option>
@@ -358,12 +409,17 @@ export function Activity() {
         ) : null}
         {loaded && entries.length === 0 && !hasMore && !error ? (
           filtered ? (
-            <EmptyState icon="filter" title="No events match these filters" action={<Button onClick={() => setFilters(NO_FILTERS)}>Clear filters</Button>}>
+            <EmptyState
+              icon="filter"
+              title="No events match these filters"
+              action={<Button onClick={() => setFilters(NO_FILTERS)}>Clear filters</Button>}
+            >
               Try a wider time range or a shorter search.
             </EmptyState>
           ) : (
             <EmptyState icon="activity" title="No activity yet">
-              Every request, approval and change is recorded here, in a tamper-evident log. Run <code>akc get NAME</code> from an agent to see it live.
+              Every request, approval and change is recorded here, in a tamper-evident log. Run <code>akc get NAME</code> from an agent to
+              see it live.
             </EmptyState>
           )
         ) : (
@@ -425,7 +481,17 @@ export function Activity() {
   );
 }
 
-function ChainBadge({ verify, error, busy, onVerify }: { verify: VerifyView | null; error: UiError | null; busy: boolean; onVerify: () => void }) {
+function ChainBadge({
+  verify,
+  error,
+  busy,
+  onVerify,
+}: {
+  verify: VerifyView | null;
+  error: UiError | null;
+  busy: boolean;
+  onVerify: () => void;
+}) {
   let badge: ReactNode;
   if (error) {
     badge = (
@@ -437,7 +503,11 @@ function ChainBadge({ verify, error, busy, onVerify }: { verify: VerifyView | nu
     badge = <Badge tone="grey">verifying…</Badge>;
   } else if (verify.ok) {
     badge = (
-      <Badge tone="green" icon="shieldCheck" title={`Hash chain intact${verify.macChecked ? ', MAC checked' : ''} · ${verify.checkpointsVerified} checkpoints verified`}>
+      <Badge
+        tone="green"
+        icon="shieldCheck"
+        title={`Hash chain intact${verify.macChecked ? ', MAC checked' : ''} · ${verify.checkpointsVerified} checkpoints verified`}
+      >
         verified · {formatCount(verify.entries)} entries
       </Badge>
     );
@@ -492,7 +562,10 @@ function ActivityRow({
       <span className="c-event" title={e.event}>
         {eventLabel(e.event)}
       </span>
-      <span className="c-secret" title={[e.secret, e.purpose ? `“${e.purpose}” (claimed)` : null, e.reason].filter(Boolean).join(' — ') || undefined}>
+      <span
+        className="c-secret"
+        title={[e.secret, e.purpose ? `“${e.purpose}” (claimed)` : null, e.reason].filter(Boolean).join(' — ') || undefined}
+      >
         {e.secret ? <span className="secret-name">{e.secret}</span> : <span className="muted">—</span>}
         {e.version !== null ? <span className="muted num"> v{e.version}</span> : null}
         {e.purpose ? <span className="claimed-inline"> “{e.purpose}”</span> : null}
@@ -519,7 +592,15 @@ function suggestName(e: ActivityEntry): string {
   return /^[A-Za-z0-9]/.test(base) ? base.slice(0, 64) : `agent-${base}`.slice(0, 64);
 }
 
-function RegisterFromActivityDialog({ entry, onClose, onDone }: { entry: ActivityEntry; onClose: () => void; onDone: (name: string) => void }) {
+function RegisterFromActivityDialog({
+  entry,
+  onClose,
+  onDone,
+}: {
+  entry: ActivityEntry;
+  onClose: () => void;
+  onDone: (name: string) => void;
+}) {
   const [name, setName] = useState(() => suggestName(entry));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UiError | null>(null);
@@ -560,7 +641,11 @@ function RegisterFromActivityDialog({ entry, onClose, onDone }: { entry: Activit
           void submit();
         }}
       >
-        <Field label="Agent name" htmlFor={id} error={name && !ok ? 'Letters, digits, _ . - (starting with a letter or digit).' : undefined}>
+        <Field
+          label="Agent name"
+          htmlFor={id}
+          error={name && !ok ? 'Letters, digits, _ . - (starting with a letter or digit).' : undefined}
+        >
           <input id={id} className="input" value={name} autoFocus spellCheck={false} onChange={(ev) => setName(ev.currentTarget.value)} />
         </Field>
         {error ? <ErrorNote error={error} /> : null}
@@ -580,8 +665,8 @@ function BlockDialog({ entry, onClose, onDone }: { entry: ActivityEntry; onClose
       onClose={onClose}
       description={
         <>
-          Every request from {entry.agent ? 'this agent' : <span className="mono">{entry.exe}</span>} will be denied without asking you. You can unblock it
-          in Agents.
+          Every request from {entry.agent ? 'this agent' : <span className="mono">{entry.exe}</span>} will be denied without asking you. You
+          can unblock it in Agents.
         </>
       }
       footer={

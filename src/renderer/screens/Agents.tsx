@@ -76,7 +76,7 @@ export function Agents() {
                   </Button>
                 }
               >
-                No agents yet. Run <code>akc get NAME</code> from an agent, or register one.
+                Run <code>akc get NAME</code> from an agent and approve it, or register a program here so its requests show its name.
               </EmptyState>
             </div>
           ) : (
@@ -84,11 +84,11 @@ export function Agents() {
               <table className="table" aria-label="Registered agents">
                 <thead>
                   <tr>
-                    <th>Name</th>
-                    <th>Program</th>
-                    <th>Fingerprint</th>
-                    <th>Rules</th>
-                    <th>Last seen</th>
+                    <th className="w-name">Name</th>
+                    <th className="w-program">Program</th>
+                    <th className="w-fp">Fingerprint</th>
+                    <th className="w-rules">Rules</th>
+                    <th className="w-when">Last seen</th>
                     <th className="col-actions">
                       <span className="sr-only">Actions</span>
                     </th>
@@ -99,7 +99,7 @@ export function Agents() {
                     <tr key={a.id}>
                       <td className="strong">{a.name}</td>
                       <td>
-                        <MonoText full={a.exePath} display={displayPath(a.exePath, 32)} />
+                        <MonoText full={a.exePath} display={displayPath(a.exePath, 30)} />
                       </td>
                       <td>
                         {a.exeSha256 ? (
@@ -135,7 +135,9 @@ export function Agents() {
               Grants
             </h2>
             {grants.data ? <span className="muted num">{allowGrants.length}</span> : null}
-            <p className="section-sub">Standing permissions you gave from approval prompts. Revoking one makes the next request ask again.</p>
+            <p className="section-sub">
+              Standing permissions you gave from approval prompts. Revoking one makes the next request ask again.
+            </p>
           </div>
           {grants.error ? (
             <ErrorNote error={grants.error} onRetry={() => void grants.reload()} />
@@ -143,18 +145,20 @@ export function Agents() {
             <Spinner label="Loading grants" />
           ) : allowGrants.length === 0 ? (
             <div className="card card-quiet">
-              <p className="quiet-line">No standing grants. Choose “15 min”, “1 h”, “until lock” or “always” in an approval prompt to create one.</p>
+              <p className="quiet-line">
+                No standing grants. Choose “15 min”, “1 h”, “until lock” or “always” in an approval prompt to create one.
+              </p>
             </div>
           ) : (
             <div className="card">
               <table className="table" aria-label="Grants">
                 <thead>
                   <tr>
-                    <th>Requester</th>
-                    <th>Secrets</th>
-                    <th>Scope</th>
-                    <th>Time left</th>
-                    <th>Granted</th>
+                    <th className="w-requester">Requester</th>
+                    <th className="w-secrets">Secrets</th>
+                    <th className="w-scope">Scope</th>
+                    <th className="w-left">Time left</th>
+                    <th className="w-when">Granted</th>
                     <th className="col-actions">
                       <span className="sr-only">Actions</span>
                     </th>
@@ -206,10 +210,10 @@ export function Agents() {
               <table className="table" aria-label="Blocked programs">
                 <thead>
                   <tr>
-                    <th>Requester</th>
-                    <th>Secrets</th>
-                    <th>Status</th>
-                    <th>Blocked</th>
+                    <th className="w-requester">Requester</th>
+                    <th className="w-secrets">Secrets</th>
+                    <th className="w-scope">Status</th>
+                    <th className="w-when">Blocked</th>
                     <th className="col-actions">
                       <span className="sr-only">Actions</span>
                     </th>
@@ -359,8 +363,21 @@ export function RegisterAgentDialog({
           void submit();
         }}
       >
-        <Field label="Name" htmlFor={ids.name} error={name && !nameOk ? 'Letters, digits, _ . - (up to 64, starting with a letter or digit).' : undefined}>
-          <input id={ids.name} className="input" value={name} autoFocus placeholder="claude-code" autoComplete="off" spellCheck={false} onChange={(e) => setName(e.currentTarget.value)} />
+        <Field
+          label="Name"
+          htmlFor={ids.name}
+          error={name && !nameOk ? 'Letters, digits, _ . - (up to 64, starting with a letter or digit).' : undefined}
+        >
+          <input
+            id={ids.name}
+            className="input"
+            value={name}
+            autoFocus
+            placeholder="claude-code"
+            autoComplete="off"
+            spellCheck={false}
+            onChange={(e) => setName(e.currentTarget.value)}
+          />
         </Field>
         <Field label="Executable" htmlFor={ids.exe} hint="The absolute path of the program (for node or python agents, the interpreter).">
           <input
@@ -384,10 +401,22 @@ export function RegisterAgentDialog({
         </div>
         <div className="grid-2">
           <Field label="Arguments match" htmlFor={ids.arg} optional>
-            <input id={ids.arg} className="input mono" value={argPattern} placeholder="*eval*" onChange={(e) => setArgPattern(e.currentTarget.value)} />
+            <input
+              id={ids.arg}
+              className="input mono"
+              value={argPattern}
+              placeholder="*eval*"
+              onChange={(e) => setArgPattern(e.currentTarget.value)}
+            />
           </Field>
           <Field label="Working directory" htmlFor={ids.cwd} optional>
-            <input id={ids.cwd} className="input mono" value={cwdPattern} placeholder="~/src/*" onChange={(e) => setCwdPattern(e.currentTarget.value)} />
+            <input
+              id={ids.cwd}
+              className="input mono"
+              value={cwdPattern}
+              placeholder="~/src/*"
+              onChange={(e) => setCwdPattern(e.currentTarget.value)}
+            />
           </Field>
         </div>
         <ErrorNote error={error} />
@@ -407,7 +436,8 @@ function RevokeAgentDialog({ agent, onClose, onDone }: { agent: AgentView; onClo
       onClose={onClose}
       description={
         <>
-          Its grants and leases end now. Its program can still ask, as an unregistered program, and every request will need your approval again.
+          Its grants and leases end now. Its program can still ask, as an unregistered program, and every request will need your approval
+          again.
         </>
       }
       footer={

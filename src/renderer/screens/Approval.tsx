@@ -57,16 +57,20 @@ function ProcessLine({ p }: { p: ProcessView }) {
   );
 }
 
+export type Decision = 'allowed' | 'denied' | 'blocked';
+
 export function ApprovalPanel({
-  approvals,
+  approval: a,
+  waiting,
   variant,
   onDecided,
 }: {
-  approvals: ApprovalView[];
+  approval: ApprovalView;
+  /** Other requests waiting behind this one. */
+  waiting: number;
   variant: 'popup' | 'inline';
-  onDecided?: (id: string) => void;
+  onDecided?: (id: string, decision: Decision) => void;
 }) {
-  const a = approvals[0]!;
   const now = useNow(250);
   const [scope, setScope] = useState<UiScope>('once');
   const [armed, setArmed] = useState(false);
@@ -95,7 +99,6 @@ export function ApprovalPanel({
   const expired = left <= 0;
   const unlockOnly = a.needsUnlock && a.coveredByGrant;
   const needsPassword = a.needsUnlock || scope === 'always';
-  const waiting = approvals.length - 1;
 
   const decide = async (allow: boolean, block: boolean) => {
     if (busy) return;
@@ -115,7 +118,7 @@ export function ApprovalPanel({
         block,
         ...(allow && needsPassword ? { password } : {}),
       });
-      onDecided?.(a.id);
+      onDecided?.(a.id, allow ? 'allowed' : block ? 'blocked' : 'denied');
     } catch (err) {
       const e = toUiError(err);
       setError(e.code === 'WRONG_PASSWORD' ? { ...e, message: 'Wrong password.', hint: 'Check Caps Lock and try again.' } : e);
@@ -158,6 +161,11 @@ export function ApprovalPanel({
           </span>
           {a.count > 1 ? <span className="muted approval-count"> ×{a.count}</span> : null}
         </h1>
+        {a.needsUnlock ? (
+          <Badge tone="grey" icon="lock" title="The vault is locked: allowing also unlocks it">
+            locked
+          </Badge>
+        ) : null}
         <span
           className={`countdown ${urgent ? 'countdown-urgent' : ''}`}
           role="timer"
@@ -173,8 +181,16 @@ export function ApprovalPanel({
         <dt>Program</dt>
         <dd>
           <div className="program-line">
-            <span className="program-name">{a.program}</span>
-            {path ? <MonoText full={path} display={displayPath(path, 30)} /> : <span className="muted">executable unknown</span>}
+            {a.script && a.exe ? (
+              <span className="program-name" title={a.exe}>
+                {basename(a.exe)}
+              </span>
+            ) : null}
+            {path ? (
+              <MonoText full={path} display={displayPath(path, a.script ? 30 : 38)} />
+            ) : (
+              <span className="muted">executable unknown</span>
+            )}
             <span className="spacer" />
             <ProgramBadge badge={a.badge} />
           </div>
@@ -195,8 +211,8 @@ export function ApprovalPanel({
           </div>
           {a.badge === 'changed' ? (
             <p className="changed-note">
-              <Icon name="alert" size={12} /> This program changed since you last allowed it (same path, different SHA-256). Allow only if you
-              updated it yourself.
+              <Icon name="alert" size={12} /> This program changed since you last allowed it (same path, different SHA-256). Allow only if
+              you updated it yourself.
             </p>
           ) : null}
         </dd>
@@ -243,7 +259,11 @@ export function ApprovalPanel({
                 <div className="muted">not available</div>
               )}
               <div className="details-label">Arguments</div>
-              {a.argv.length ? <pre className="argv">{a.argv.map((x) => (/[\s"']/.test(x) ? JSON.stringify(x) : x)).join(' ')}</pre> : <div className="muted">none</div>}
+              {a.argv.length ? (
+                <pre className="argv">{a.argv.map((x) => (/[\s"']/.test(x) ? JSON.stringify(x) : x)).join(' ')}</pre>
+              ) : (
+                <div className="muted">none</div>
+              )}
               <div className="details-label">Working directory</div>
               {a.cwd ? <MonoText full={a.cwd} display={displayPath(a.cwd, 48)} /> : <div className="muted">unknown</div>}
             </div>
@@ -265,7 +285,8 @@ export function ApprovalPanel({
                 <span>{s.label}</span>
                 {s.value === 'always' ? (
                   <span className="scope-lock" title="Needs the master password">
-                    <Icon name="lock" size={12} /> needs password
+                    <Icon name="lock" size={12} />
+                    <span className="sr-only">needs the master password</span>
                   </span>
                 ) : null}
               </label>
@@ -276,12 +297,23 @@ export function ApprovalPanel({
 
       {needsPassword ? (
         <div className="approval-password">
-          <label htmlFor={pwId} className="field-label">
-            {a.needsUnlock
-              ? 'The vault is locked — enter the master password to unlock and allow'
-              : 'Re-enter the master password to allow this program always'}
+          <label htmlFor={pwId} className="approval-password-label">
+            {a.needsUnlock ? 'Unlock' : 'Password'}
           </label>
-          <PasswordInput inputRef={pw} id={pwId} onValue={(v) => setHasPassword(v.length > 0)} invalid={error?.code === 'WRONG_PASSWORD'} />
+          <div className="approval-password-field">
+            <PasswordInput
+              inputRef={pw}
+              id={pwId}
+              label={
+                a.needsUnlock
+                  ? 'Master password (the vault is locked: allowing also unlocks it)'
+                  : 'Master password (needed to allow always)'
+              }
+              placeholder={a.needsUnlock ? 'Master password — the vault is locked' : 'Master password, to allow always'}
+              onValue={(v) => setHasPassword(v.length > 0)}
+              invalid={error?.code === 'WRONG_PASSWORD'}
+            />
+          </div>
         </div>
       ) : null}
 
@@ -293,11 +325,23 @@ export function ApprovalPanel({
       ) : null}
 
       <div className="approval-actions">
-        <Button variant="danger-ghost" onClick={() => void decide(false, true)} busy={busy === 'block'} disabled={!!busy && busy !== 'block'} icon="ban">
+        <Button
+          variant="danger-ghost"
+          onClick={() => void decide(false, true)}
+          busy={busy === 'block'}
+          disabled={!!busy && busy !== 'block'}
+          icon="ban"
+        >
           Deny &amp; block
         </Button>
         <span className="spacer" />
-        <Button ref={denyRef} onClick={() => void decide(false, false)} busy={busy === 'deny'} disabled={!!busy && busy !== 'deny'} autoFocus>
+        <Button
+          ref={denyRef}
+          onClick={() => void decide(false, false)}
+          busy={busy === 'deny'}
+          disabled={!!busy && busy !== 'deny'}
+          autoFocus
+        >
           Deny
         </Button>
         <Button
@@ -324,10 +368,43 @@ export function ApprovalPanel({
   );
 }
 
-/** The `#/approval` window: the first pending request, live. */
-export function ApprovalWindow() {
+type Outcome = Decision | 'timeout' | 'elsewhere';
+
+const OUTCOMES: Record<Outcome, { icon: 'checkCircle' | 'xCircle' | 'ban' | 'timer' | 'info'; tone: string; title: string; body: string }> =
+  {
+    allowed: { icon: 'checkCircle', tone: 'green', title: 'Allowed', body: 'The secret was delivered.' },
+    denied: { icon: 'xCircle', tone: 'red', title: 'Denied', body: 'The agent was told no.' },
+    blocked: {
+      icon: 'ban',
+      tone: 'red',
+      title: 'Denied and blocked',
+      body: 'Future requests from this program are denied without asking. Unblock it in Agents.',
+    },
+    timeout: { icon: 'timer', tone: 'amber', title: 'Timed out', body: 'Nobody answered in time, so the request was denied.' },
+    elsewhere: {
+      icon: 'info',
+      tone: 'grey',
+      title: 'No longer pending',
+      body: 'The request was answered elsewhere or withdrawn by the agent.',
+    },
+  };
+
+function oldest(list: ApprovalView[]): ApprovalView | undefined {
+  let best: ApprovalView | undefined;
+  for (const a of list) if (!best || a.createdAt < best.createdAt) best = a;
+  return best;
+}
+
+/**
+ * The `#/approval?id=<id>` window (the Electron popup shows one request per window and
+ * closes it when it ends). Without `id` (tests, a stray open) it shows the oldest pending
+ * request and moves on to the next one.
+ */
+export function ApprovalWindow({ requestId }: { requestId: string | null }) {
   const [approvals, setApprovals] = useState<ApprovalView[] | null>(null);
   const [error, setError] = useState<UiError | null>(null);
+  const decided = useRef(new Map<string, Decision>());
+  const lastShown = useRef<ApprovalView | null>(null);
 
   useEffect(() => {
     document.title = 'Approve request — Agent Keychain';
@@ -351,21 +428,60 @@ export function ApprovalWindow() {
     );
   }
   if (!approvals) return <main className="approval-window" aria-busy="true" />;
-  const open = approvals.filter((x) => x.expiresAt > Date.now() - 2000);
-  if (open.length === 0) {
+
+  const current = requestId ? approvals.find((x) => x.id === requestId) : oldest(approvals);
+  if (current) {
+    lastShown.current = current;
+    return (
+      <main className="approval-window">
+        <ApprovalPanel
+          key={current.id}
+          approval={current}
+          waiting={Math.max(0, approvals.length - 1)}
+          variant="popup"
+          onDecided={(id, decision) => {
+            decided.current.set(id, decision);
+            setApprovals((list) => (list ?? []).filter((x) => x.id !== id));
+          }}
+        />
+      </main>
+    );
+  }
+
+  const last = lastShown.current && (!requestId || lastShown.current.id === requestId) ? lastShown.current : null;
+  if (!last) {
     return (
       <main className="approval-window approval-empty">
         <div className="empty-icon">
           <Icon name="check" size={20} />
         </div>
         <p className="empty-title">No pending requests</p>
-        <p className="muted">You can close this window.</p>
+        <p className="muted">{requestId ? 'This request is no longer pending. ' : ''}You can close this window.</p>
       </main>
     );
   }
+  const outcome: Outcome = decided.current.get(last.id) ?? (Date.now() >= last.expiresAt - 1500 ? 'timeout' : 'elsewhere');
+  const o = OUTCOMES[outcome];
   return (
-    <main className="approval-window">
-      <ApprovalPanel approvals={open} variant="popup" onDecided={(id) => setApprovals((list) => (list ?? []).filter((x) => x.id !== id))} />
+    <main className="approval-window approval-empty" data-outcome={outcome}>
+      <div className={`outcome-icon outcome-${o.tone}`}>
+        <Icon name={o.icon} size={20} />
+      </div>
+      <p className="empty-title" role="status">
+        {o.title}
+      </p>
+      <p className="outcome-what">
+        <span className="strong">{requesterName(last)}</span> <span className="muted">→</span>{' '}
+        <span className="strong">{last.secrets.join(', ')}</span>
+      </p>
+      <p className="muted outcome-body">{o.body}</p>
+      {approvals.length > 0 ? (
+        <p className="queue">
+          <Icon name="inbox" size={12} /> {approvals.length} more {approvals.length === 1 ? 'request' : 'requests'} waiting
+        </p>
+      ) : (
+        <p className="muted small">You can close this window.</p>
+      )}
     </main>
   );
 }

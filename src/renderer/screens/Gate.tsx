@@ -99,7 +99,11 @@ export function Setup({ state, onState }: { state: AppState; onState: (s: AppSta
             </div>
           </div>
         </Field>
-        <Field label="Confirm password" htmlFor="setup-confirm" error={mismatch && touchedConfirm ? 'The passwords do not match.' : undefined}>
+        <Field
+          label="Confirm password"
+          htmlFor="setup-confirm"
+          error={mismatch && touchedConfirm ? 'The passwords do not match.' : undefined}
+        >
           <PasswordInput
             inputRef={confirm}
             id="setup-confirm"
@@ -113,7 +117,13 @@ export function Setup({ state, onState }: { state: AppState; onState: (s: AppSta
           />
         </Field>
         <div className="check-row">
-          <input id="setup-keychain" type="checkbox" checked={keychain} onChange={(e) => setKeychain(e.currentTarget.checked)} aria-describedby={noteId} />
+          <input
+            id="setup-keychain"
+            type="checkbox"
+            checked={keychain}
+            onChange={(e) => setKeychain(e.currentTarget.checked)}
+            aria-describedby={noteId}
+          />
           <div>
             <label htmlFor="setup-keychain" className="check-label">
               Unlock with {state.keychainName}
@@ -153,7 +163,9 @@ export function Unlock({ state, onState }: { state: AppState; onState: (s: AppSt
     } catch (err) {
       const e = toUiError(err);
       setError(
-        e.code === 'WRONG_PASSWORD' ? { code: e.code, message: 'Wrong password.', hint: 'Check Caps Lock and your keyboard layout, then try again.' } : e,
+        e.code === 'WRONG_PASSWORD'
+          ? { code: e.code, message: 'Wrong password.', hint: 'Check Caps Lock and your keyboard layout, then try again.' }
+          : e,
       );
       if (pw.current) {
         pw.current.value = '';
@@ -183,6 +195,12 @@ export function Unlock({ state, onState }: { state: AppState; onState: (s: AppSt
         </div>
         <h1 className="h-title">Agent Keychain is locked</h1>
         <p className="gate-sub">Enter your master password to unlock. Agents wait while the vault is locked.</p>
+        {state.pendingApprovals > 0 ? (
+          <p className="gate-waiting" role="status">
+            <Icon name="clock" size={14} />
+            {state.pendingApprovals === 1 ? 'A request is waiting for unlock' : `${state.pendingApprovals} requests are waiting for unlock`}
+          </p>
+        ) : null}
       </div>
       <form
         className="stack-16"
@@ -201,9 +219,11 @@ export function Unlock({ state, onState }: { state: AppState; onState: (s: AppSt
             describedBy={error ? errorId : undefined}
           />
         </Field>
-        <div id={errorId}>
-          <ErrorNote error={error} />
-        </div>
+        {error ? (
+          <div id={errorId}>
+            <ErrorNote error={error} />
+          </div>
+        ) : null}
         <Button variant="primary" type="submit" className="btn-block" disabled={!hasText} busy={busy === 'password'}>
           Unlock
         </Button>
@@ -212,7 +232,13 @@ export function Unlock({ state, onState }: { state: AppState; onState: (s: AppSt
             <div className="divider-text">
               <span>or</span>
             </div>
-            <Button className="btn-block" icon="key" onClick={() => void unlockKeychain()} busy={busy === 'keychain'} disabled={busy === 'password'}>
+            <Button
+              className="btn-block"
+              icon="key"
+              onClick={() => void unlockKeychain()}
+              busy={busy === 'keychain'}
+              disabled={busy === 'password'}
+            >
               Unlock with {state.keychainName}
             </Button>
           </>
@@ -231,7 +257,15 @@ export function HostConflictBanner({ message }: { message: string }) {
         <strong>Another Agent Keychain is already running.</strong> {message}
         {error ? <div className="note-hint">{error.message}</div> : null}
       </div>
-      <Button size="sm" icon="power" onClick={() => api().quitApp({}).catch((err: unknown) => setError(toUiError(err)))}>
+      <Button
+        size="sm"
+        icon="power"
+        onClick={() =>
+          api()
+            .quitApp({})
+            .catch((err: unknown) => setError(toUiError(err)))
+        }
+      >
         Quit
       </Button>
     </div>

@@ -4,16 +4,31 @@
  * explicit, confirmed reveal, and are dropped again after 30 s.
  */
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
-import type { SecretDetail, SecretRow } from '../../shared/contract';
+import type { SecretDetail, SecretLifecycleView, SecretRow } from '../../shared/contract';
 import { SECRET_TYPES, secretNameProblem, type SecretType } from '../../shared/secrets';
 import { Icon } from '../components/Icon';
-import { Badge, Button, Dialog, EmptyState, ErrorNote, Field, IconButton, RelTime, Spinner, useSharedNow, useToast } from '../components/ui';
+import { LifecycleBadge, useLifecycle } from '../components/lifecycle';
+import {
+  Badge,
+  Button,
+  Dialog,
+  EmptyState,
+  ErrorNote,
+  Field,
+  IconButton,
+  RelTime,
+  Spinner,
+  useSharedNow,
+  useToast,
+} from '../components/ui';
 import { api, toUiError, type UiError } from '../lib/api';
-import { formatCountdown, formatCount, sentence } from '../lib/format';
-import { useEvent, useLoad, useNow } from '../lib/hooks';
+import { formatAbsolute, formatCountdown, formatCount, formatDuration, formatRelative, sentence } from '../lib/format';
+import { replaceRoute, useEvent, useLoad, useNow } from '../lib/hooks';
 import { GrantScope, PageHeader, TimeLeft, TYPE_LABELS } from './common';
 
 export const REVEAL_SECONDS = 30;
+/** The core's default grace period (src/core/lifecycle/policy.ts DEFAULT_GRACE_MS). */
+const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 
 function UsedBy({ names }: { names: string[] }) {
   if (names.length === 0) return <span className="muted">—</span>;
@@ -26,15 +41,31 @@ function UsedBy({ names }: { names: string[] }) {
   );
 }
 
-export function Secrets() {
+/** `rotateRequest`: from `#/secrets?rotate=NAME` (the tray's "Rotate ›"): opens the rotate dialog. */
+export function Secrets({ rotateRequest }: { rotateRequest: string | null }) {
   const list = useLoad(() => api().listSecrets({}));
+  const lifecycle = useLifecycle();
   const [query, setQuery] = useState('');
   const [type, setType] = useState<SecretType | ''>('');
   const [selected, setSelected] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
+  const [rotating, setRotating] = useState<string | null>(null);
   const toast = useToast();
 
   useEvent('secretsChanged', () => void list.reload());
+
+  // A one-shot request from the tray: open the secret and its rotate dialog, then drop the
+  // query so the same tray item works again.
+  useEffect(() => {
+    if (!rotateRequest || !list.data) return;
+    replaceRoute('/secrets');
+    if (list.data.some((s) => s.name === rotateRequest)) {
+      setSelected(rotateRequest);
+      setRotating(rotateRequest);
+    } else {
+      toast.show(`There is no secret named ${rotateRequest}`, 'error');
+    }
+  }, [rotateRequest, list.data, toast]);
 
   const rows = useMemo(() => {
     const q = query.trim().toLowerCase();
@@ -77,7 +108,12 @@ export function Secrets() {
             onChange={(e) => setQuery(e.currentTarget.value)}
           />
         </div>
-        <select className="select" aria-label="Filter by type" value={type} onChange={(e) => setType(e.currentTarget.value as SecretType | '')}>
+        <select
+          className="select"
+          aria-label="Filter by type"
+          value={type}
+          onChange={(e) => setType(e.currentTarget.value as SecretType | '')}
+        >
           <option value="">All types</option>
           {SECRET_TYPES.map((t) => (
             <option key={t} value={t}>
@@ -130,6 +166,7 @@ export function Secrets() {
                 <tr>
                   <th className="col-name">Name</th>
                   <th className="col-type">Type</th>
+                  <th className="col-status">Status</th>
                   <th className="col-used">Last used</th>
                   <th className="col-by">Used by</th>
                   <th className="col-ver num">Version</th>
@@ -137,7 +174,13 @@ export function Secrets() {
               </thead>
               <tbody>
                 {rows.map((s) => (
-                  <SecretRowView key={s.name} s={s} selected={selected === s.name} onOpen={() => setSelected(s.name)} />
+                  <SecretRowView
+                    key={s.name}
+                    s={s}
+                    l={lifecycle.byName.get(s.name)}
+                    selected={selected === s.name}
+                    onOpen={() => setSelected(s.name)}
+                  />
                 ))}
               </tbody>
             </table>
@@ -148,7 +191,16 @@ export function Secrets() {
             </div>
           ) : null}
         </div>
-        {selected ? <SecretPanel key={selected} name={selected} onClose={() => setSelected(null)} onDeleted={() => setSelected(null)} /> : null}
+        {selected ? (
+          <SecretPanel
+            key={selected}
+            name={selected}
+            lifecycle={lifecycle.byName.get(selected)}
+            onRotate={() => setRotating(selected)}
+            onClose={() => setSelected(null)}
+            onDeleted={() => setSelected(null)}
+          />
+        ) : null}
       </div>
       {adding ? (
         <SecretFormDialog
@@ -163,11 +215,32 @@ export function Secrets() {
           }}
         />
       ) : null}
+      {rotating ? (
+        <RotateDialog
+          name={rotating}
+          lifecycle={lifecycle.byName.get(rotating)}
+          onClose={() => setRotating(null)}
+          onRotated={() => {
+            void list.reload();
+            lifecycle.reload();
+          }}
+        />
+      ) : null}
     </div>
   );
 }
 
-function SecretRowView({ s, selected, onOpen }: { s: SecretRow; selected: boolean; onOpen: () => void }) {
+function SecretRowView({
+  s,
+  l,
+  selected,
+  onOpen,
+}: {
+  s: SecretRow;
+  l: SecretLifecycleView | undefined;
+  selected: boolean;
+  onOpen: () => void;
+}) {
   return (
     <tr
       className={`row ${selected ? 'selected' : ''}`}
@@ -190,6 +263,9 @@ function SecretRowView({ s, selected, onOpen }: { s: SecretRow; selected: boolea
       <td className="col-type">
         <span className="type-tag">{TYPE_LABELS[s.type]}</span>
       </td>
+      <td className="col-status">
+        <LifecycleBadge l={l} />
+      </td>
       <td className="col-used">
         <RelTime ms={s.lastUsedAt} />
       </td>
@@ -209,7 +285,19 @@ interface Revealed {
   until: number;
 }
 
-function SecretPanel({ name, onClose, onDeleted }: { name: string; onClose: () => void; onDeleted: () => void }) {
+function SecretPanel({
+  name,
+  lifecycle,
+  onRotate,
+  onClose,
+  onDeleted,
+}: {
+  name: string;
+  lifecycle: SecretLifecycleView | undefined;
+  onRotate: () => void;
+  onClose: () => void;
+  onDeleted: () => void;
+}) {
   const detail = useLoad(() => api().getSecretDetail({ name }), [name]);
   const [confirmReveal, setConfirmReveal] = useState<number | null>(null);
   const [revealed, setRevealed] = useState<Revealed | null>(null);
@@ -266,10 +354,19 @@ function SecretPanel({ name, onClose, onDeleted }: { name: string; onClose: () =
     >
       <div className="panel-head">
         <div className="panel-title-wrap">
-          <h2 className="panel-title" id={headId} title={name}>
+          <h2 className="panel-title" id={headId}>
             {name}
           </h2>
-          {d ? <span className="type-tag">{TYPE_LABELS[d.type]}</span> : null}
+          {d ? (
+            <div className="panel-sub">
+              <span className="type-tag">{TYPE_LABELS[d.type]}</span>
+              <span className="num">v{d.currentVersion}</span>
+              <span className="sep">·</span>
+              <span>
+                updated <RelTime ms={d.updatedAt} />
+              </span>
+            </div>
+          ) : null}
         </div>
         <IconButton ref={closeRef} icon="x" label="Close details" onClick={onClose} />
       </div>
@@ -289,6 +386,9 @@ function SecretPanel({ name, onClose, onDeleted }: { name: string; onClose: () =
             </Button>
             <Button size="sm" icon="edit" onClick={() => setEditing(true)}>
               Edit
+            </Button>
+            <Button size="sm" icon="refresh" onClick={onRotate}>
+              Rotate…
             </Button>
             <span className="spacer" />
             <Button size="sm" variant="danger-ghost" icon="trash" onClick={() => setDeleting(true)}>
@@ -313,11 +413,11 @@ function SecretPanel({ name, onClose, onDeleted }: { name: string; onClose: () =
             )}
           </section>
 
+          <LifecycleSection l={lifecycle} owner={d.owner} now={now} />
+
           <section className="panel-section">
             <h3 className="section-label">Details</h3>
             <dl className="meta">
-              <dt>Owner</dt>
-              <dd>{d.owner || <span className="muted">—</span>}</dd>
               <dt>Tags</dt>
               <dd>
                 {d.tags.length ? (
@@ -335,10 +435,6 @@ function SecretPanel({ name, onClose, onDeleted }: { name: string; onClose: () =
               <dt>Created</dt>
               <dd>
                 <RelTime ms={d.createdAt} />
-              </dd>
-              <dt>Updated</dt>
-              <dd>
-                <RelTime ms={d.updatedAt} />
               </dd>
               <dt>Last used</dt>
               <dd>
@@ -361,23 +457,23 @@ function SecretPanel({ name, onClose, onDeleted }: { name: string; onClose: () =
                 .map((v) => (
                   <li key={v.version} className="list-row">
                     <span className="num ver">v{v.version}</span>
-                    {v.state === 'current' ? (
-                      <Badge tone="accent">current</Badge>
-                    ) : (
-                      <Badge tone="neutral">{v.state}</Badge>
-                    )}
+                    {v.state === 'current' ? <Badge tone="accent">current</Badge> : <Badge tone="neutral">{v.state}</Badge>}
                     <RelTime ms={v.createdAt} />
                     <span className="spacer" />
                     {v.state !== 'retired' ? (
                       <>
                         <IconButton icon="copy" label={`Copy v${v.version}`} onClick={() => void copy(v.version)} />
-                        {v.state !== 'current' ? <IconButton icon="eye" label={`Reveal v${v.version}`} onClick={() => setConfirmReveal(v.version)} /> : null}
+                        {v.state !== 'current' ? (
+                          <IconButton icon="eye" label={`Reveal v${v.version}`} onClick={() => setConfirmReveal(v.version)} />
+                        ) : null}
                       </>
                     ) : null}
                   </li>
                 ))}
             </ul>
-            {revealed && revealed.version !== d.currentVersion ? <RevealedValue revealed={revealed} onHide={() => setRevealed(null)} /> : null}
+            {revealed && revealed.version !== d.currentVersion ? (
+              <RevealedValue revealed={revealed} onHide={() => setRevealed(null)} />
+            ) : null}
           </section>
 
           <section className="panel-section">
@@ -432,8 +528,8 @@ function SecretPanel({ name, onClose, onDeleted }: { name: string; onClose: () =
           onClose={() => setConfirmReveal(null)}
           description={
             <>
-              The value{confirmReveal !== d.currentVersion ? ` of version ${confirmReveal}` : ''} will be shown on screen for {REVEAL_SECONDS} seconds,
-              then hidden again. Check that nobody is watching and that you are not sharing your screen.
+              The value{confirmReveal !== d.currentVersion ? ` of version ${confirmReveal}` : ''} will be shown on screen for{' '}
+              {REVEAL_SECONDS} seconds, then hidden again. Check that nobody is watching and that you are not sharing your screen.
             </>
           }
           footer={
@@ -473,6 +569,255 @@ function SecretPanel({ name, onClose, onDeleted }: { name: string; onClose: () =
         />
       ) : null}
     </aside>
+  );
+}
+
+function When({ ms, now, empty = '—' }: { ms: number | null; now: number; empty?: string }) {
+  if (ms === null) return <span className="muted">{empty}</span>;
+  return (
+    <time className="num" dateTime={new Date(ms).toISOString()} title={formatAbsolute(ms)}>
+      {formatRelative(ms, now)}
+    </time>
+  );
+}
+
+/** Owner, purpose, expiry and the rotation schedule (metadata only). */
+function LifecycleSection({ l, owner, now }: { l: SecretLifecycleView | undefined; owner: string; now: number }) {
+  const scheduled = l && (l.rotator !== null || l.rotateEveryMs !== null);
+  return (
+    <section className="panel-section" aria-label="Lifecycle">
+      <h3 className="section-label">
+        Lifecycle
+        {l?.badge ? (
+          <span className="section-label-badge">
+            <LifecycleBadge l={l} quiet />
+          </span>
+        ) : null}
+      </h3>
+      <dl className="meta">
+        <dt>Owner</dt>
+        <dd>{l?.owner || owner || <span className="muted">—</span>}</dd>
+        <dt>Purpose</dt>
+        <dd>{l?.purpose ? l.purpose : <span className="muted">—</span>}</dd>
+        <dt>Expires</dt>
+        <dd>
+          <When ms={l?.expiresAt ?? null} now={now} empty="never" />
+        </dd>
+        <dt>Rotator</dt>
+        <dd>{l?.rotator ? <span className="mono">{l.rotator}</span> : <span className="muted">manual (you enter the new value)</span>}</dd>
+        {scheduled ? (
+          <>
+            <dt>Every</dt>
+            <dd className="num">{l.rotateEveryMs !== null ? formatDuration(l.rotateEveryMs) : <span className="muted">on demand</span>}</dd>
+            <dt>Grace</dt>
+            <dd className="num" title="How long the previous version stays valid after a rotation">
+              {formatDuration(l.graceMs ?? DEFAULT_GRACE_MS)}
+              {l.graceMs === null ? <span className="muted"> (default)</span> : null}
+            </dd>
+            <dt>Last rotation</dt>
+            <dd>
+              <When ms={l.lastRotatedAt} now={now} empty="never" />
+            </dd>
+            <dt>Next rotation</dt>
+            <dd>
+              {l.rotationPendingAt !== null ? (
+                <span>
+                  waiting for the new value since <When ms={l.rotationPendingAt} now={now} />
+                </span>
+              ) : (
+                <When ms={l.nextRotationAt} now={now} empty="not scheduled" />
+              )}
+            </dd>
+          </>
+        ) : null}
+        {l?.canary ? (
+          <>
+            <dt>Canary</dt>
+            <dd>Any request for it fires the anomaly guard.</dd>
+          </>
+        ) : null}
+      </dl>
+      {!scheduled ? (
+        <p className="small muted panel-note">
+          No rotation schedule. Set one with <code>akc secret policy {l?.name ?? 'NAME'} --rotate-every 30d</code>.
+        </p>
+      ) : null}
+    </section>
+  );
+}
+
+/**
+ * Rotate now (issue 5). Manual secrets (or no rotator, or a webhook that is waiting) take
+ * the new value in a masked, uncontrolled field; other rotators ask for a confirmation.
+ * The result shows the new version number, never a value.
+ */
+function RotateDialog({
+  name,
+  lifecycle: l,
+  onClose,
+  onRotated,
+}: {
+  name: string;
+  lifecycle: SecretLifecycleView | undefined;
+  onClose: () => void;
+  onRotated: () => void;
+}) {
+  const kind = l?.rotatorKind ?? null;
+  const waiting = l?.rotationPendingAt !== null && l?.rotationPendingAt !== undefined;
+  const byValue = kind === null || kind === 'manual' || (kind === 'webhook' && waiting);
+  const [busy, setBusy] = useState(false);
+  const [hasValue, setHasValue] = useState(false);
+  const [showValue, setShowValue] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  const [result, setResult] = useState<{ kind: 'rotated'; version: number } | { kind: 'pending' } | null>(null);
+  const valueRef = useRef<HTMLInputElement>(null);
+  const id = useId();
+  const grace = formatDuration(l?.graceMs ?? DEFAULT_GRACE_MS);
+
+  const rotate = async (withValue: boolean) => {
+    if (busy) return;
+    const value = withValue ? (valueRef.current?.value ?? '') : '';
+    if (withValue && !value) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api().rotateSecret(withValue ? { name, value } : { name });
+      if (valueRef.current) valueRef.current.value = '';
+      setResult(r.kind === 'rotated' ? { kind: 'rotated', version: r.version } : { kind: 'pending' });
+      onRotated();
+    } catch (err) {
+      setError(toUiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (result) {
+    return (
+      <Dialog
+        title={result.kind === 'rotated' ? `Rotated ${name}` : `Rotation of ${name} started`}
+        onClose={onClose}
+        footer={
+          <Button variant="primary" onClick={onClose} autoFocus>
+            Done
+          </Button>
+        }
+      >
+        <div className="rotate-result" role="status">
+          {result.kind === 'rotated' ? (
+            <>
+              <Badge tone="green" icon="checkCircle">
+                now <span className="num">v{result.version}</span>
+              </Badge>
+              <p>
+                Agents get version {result.version} from now on. The previous version stays valid for {grace}, so running agents keep
+                working.
+              </p>
+            </>
+          ) : (
+            <>
+              <Badge tone="amber" icon="clock">
+                waiting
+              </Badge>
+              <p>The webhook accepted the request and will deliver the new value later. You can also enter it here when you have it.</p>
+            </>
+          )}
+        </div>
+      </Dialog>
+    );
+  }
+
+  const description = byValue ? (
+    kind === 'webhook' ? (
+      <>The webhook has not delivered the new value yet. Paste it here, or call the webhook again.</>
+    ) : (
+      <>
+        Create the new credential where it is issued, then paste it here. It is saved as a new version; the current one stays valid for{' '}
+        {grace}.
+      </>
+    )
+  ) : kind === 'generate' ? (
+    <>
+      A new random value is generated ({l?.rotator}). The current version stays valid for {grace}.
+    </>
+  ) : kind === 'command' ? (
+    <>
+      Runs <span className="mono">{l?.rotator}</span> with the current value on its input; what it prints becomes the new version. The
+      current version stays valid for {grace}.
+    </>
+  ) : (
+    <>
+      Calls <span className="mono">{l?.rotator}</span>; the service answers with the new value (or sends it later). The current version
+      stays valid for {grace}.
+    </>
+  );
+
+  return (
+    <Dialog
+      title={`Rotate ${name}`}
+      onClose={onClose}
+      width={480}
+      description={description}
+      footer={
+        <>
+          <Button onClick={onClose} autoFocus={!byValue}>
+            Cancel
+          </Button>
+          {byValue && kind === 'webhook' ? (
+            <Button onClick={() => void rotate(false)} busy={busy}>
+              Call webhook again
+            </Button>
+          ) : null}
+          {byValue ? (
+            <Button variant="primary" icon="refresh" onClick={() => void rotate(true)} disabled={!hasValue} busy={busy}>
+              Save new version
+            </Button>
+          ) : (
+            <Button variant="primary" icon="refresh" onClick={() => void rotate(false)} busy={busy}>
+              Rotate now
+            </Button>
+          )}
+        </>
+      }
+    >
+      {byValue ? (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void rotate(true);
+          }}
+        >
+          <Field label="New value" htmlFor={id} hint="Stored encrypted. It is not shown again unless you reveal it.">
+            <div className="input-wrap">
+              <input
+                ref={valueRef}
+                id={id}
+                className="input mono"
+                type={showValue ? 'text' : 'password'}
+                autoFocus
+                data-autofocus
+                autoComplete="off"
+                spellCheck={false}
+                placeholder="Paste the new value"
+                onChange={(e) => setHasValue(e.currentTarget.value.length > 0)}
+              />
+              <button
+                type="button"
+                className="input-affix"
+                aria-label={showValue ? 'Hide value' : 'Show value'}
+                title={showValue ? 'Hide' : 'Show'}
+                onClick={() => setShowValue((v) => !v)}
+              >
+                <Icon name={showValue ? 'eyeOff' : 'eye'} size={16} />
+              </button>
+            </div>
+          </Field>
+        </form>
+      ) : (
+        <p className="small muted">Grants for this secret ask again after the rotation, unless they were created to survive it.</p>
+      )}
+      <ErrorNote error={error} />
+    </Dialog>
   );
 }
 
@@ -528,7 +873,8 @@ function SecretFormDialog({
   const valueRef = useRef<HTMLInputElement & HTMLTextAreaElement>(null);
   const ids = { name: useId(), type: useId(), desc: useId(), owner: useId(), tags: useId(), value: useId() };
 
-  const nameProblem = mode === 'add' ? (secretNameProblem(name) ?? (existing?.has(name) ? 'a secret with this name already exists' : null)) : null;
+  const nameProblem =
+    mode === 'add' ? (secretNameProblem(name) ?? (existing?.has(name) ? 'a secret with this name already exists' : null)) : null;
   const multiline = type === 'ssh_key';
   const ready = mode === 'edit' || (!nameProblem && hasValue);
 
@@ -618,7 +964,13 @@ function SecretFormDialog({
             </select>
           </Field>
           <Field label="Owner" htmlFor={ids.owner} optional>
-            <input id={ids.owner} className="input" value={owner} onChange={(e) => setOwner(e.currentTarget.value)} placeholder="you, a team…" />
+            <input
+              id={ids.owner}
+              className="input"
+              value={owner}
+              onChange={(e) => setOwner(e.currentTarget.value)}
+              placeholder="you, a team…"
+            />
           </Field>
         </div>
         <Field label="Description" htmlFor={ids.desc} optional>
@@ -627,20 +979,29 @@ function SecretFormDialog({
             className="input"
             value={description}
             autoFocus={mode === 'edit'}
+            data-autofocus={mode === 'edit' ? '' : undefined}
             maxLength={500}
             placeholder="What it is for, where it came from"
             onChange={(e) => setDescription(e.currentTarget.value)}
           />
         </Field>
         <Field label="Tags" htmlFor={ids.tags} optional hint="Comma-separated.">
-          <input id={ids.tags} className="input" value={tags} onChange={(e) => setTags(e.currentTarget.value)} placeholder="prod, billing" />
+          <input
+            id={ids.tags}
+            className="input"
+            value={tags}
+            onChange={(e) => setTags(e.currentTarget.value)}
+            placeholder="prod, billing"
+          />
         </Field>
         <Field
           label={mode === 'add' ? 'Value' : 'New value'}
           htmlFor={ids.value}
           optional={mode === 'edit'}
           error={mode === 'add' && triedSubmit && !hasValue ? 'Enter the value.' : undefined}
-          hint={mode === 'edit' ? 'A new value is saved as a new version.' : 'Stored encrypted. It is never shown again unless you reveal it.'}
+          hint={
+            mode === 'edit' ? 'A new value is saved as a new version.' : 'Stored encrypted. It is never shown again unless you reveal it.'
+          }
         >
           <div className="input-wrap">
             {multiline ? (
@@ -712,7 +1073,15 @@ function DeleteDialog({ name, onClose, onDeleted }: { name: string; onClose: () 
           }
           htmlFor={id}
         >
-          <input id={id} className="input mono" value={typed} autoFocus spellCheck={false} autoComplete="off" onChange={(e) => setTyped(e.currentTarget.value)} />
+          <input
+            id={id}
+            className="input mono"
+            value={typed}
+            autoFocus
+            spellCheck={false}
+            autoComplete="off"
+            onChange={(e) => setTyped(e.currentTarget.value)}
+          />
         </Field>
         <ErrorNote error={error} />
       </form>

@@ -3,7 +3,7 @@ import type { ReactNode } from 'react';
 import type { GrantView } from '../../shared/contract';
 import type { SecretType } from '../../shared/secrets';
 import { Badge } from '../components/ui';
-import { formatCountdown } from '../lib/format';
+import { formatCountdown, formatDuration } from '../lib/format';
 
 export function PageHeader({ title, meta, actions }: { title: string; meta?: ReactNode; actions?: ReactNode }) {
   return (
@@ -33,7 +33,7 @@ export function GrantScope({ grant }: { grant: GrantView }) {
   if (grant.scope === 'once') return <span>once{grant.usesLeft !== null ? ` · ${grant.usesLeft} left` : ''}</span>;
   if (grant.scope === 'until_lock') return <span>until lock</span>;
   if (grant.scope === 'always') return <span>always</span>;
-  return <span>timed</span>;
+  return <span>{grant.expiresAt !== null ? `for ${formatDuration(grant.expiresAt - grant.createdAt)}` : 'timed'}</span>;
 }
 
 /** Time left on a grant as a live countdown (amber when under a minute). */
