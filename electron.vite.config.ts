@@ -22,7 +22,17 @@ export default defineConfig({
   renderer: {
     root: resolve(import.meta.dirname, 'src/renderer'),
     base: './',
-    plugins: [react()],
+    plugins: [
+      react(),
+      {
+        // The strict CSP meta tag blocks Vite's injected styles and its reload socket, so
+        // it is dropped only while `npm run dev` serves; built files keep it (and the main
+        // process sends the same policy as a header either way).
+        name: 'akc-dev-csp',
+        apply: 'serve',
+        transformIndexHtml: (html: string) => html.replace(/<meta\s+http-equiv="Content-Security-Policy"[^>]*>/i, ''),
+      },
+    ],
     build: {
       outDir: resolve(import.meta.dirname, 'out/renderer'),
       emptyOutDir: true,
