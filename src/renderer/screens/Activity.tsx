@@ -7,6 +7,7 @@
  */
 import { useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { ActivityEntry, VerbInput, VerifyView } from '../../shared/contract';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Icon } from '../components/Icon';
 import { AlertsBanner } from '../components/lifecycle';
 import { Badge, Button, DecisionBadge, Dialog, EmptyState, ErrorNote, Field, IconButton, useSharedNow, useToast } from '../components/ui';
@@ -655,13 +656,10 @@ function RegisterFromActivityDialog({
 }
 
 function BlockDialog({ entry, onClose, onDone }: { entry: ActivityEntry; onClose: () => void; onDone: () => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<UiError | null>(null);
   const who = entry.agent ?? basename(entry.exe ?? 'this program');
   return (
-    <Dialog
+    <ConfirmDialog
       title={`Block ${who}?`}
-      tone="danger"
       onClose={onClose}
       description={
         <>
@@ -669,32 +667,10 @@ function BlockDialog({ entry, onClose, onDone }: { entry: ActivityEntry; onClose
           can unblock it in Agents.
         </>
       }
-      footer={
-        <>
-          <Button onClick={onClose} autoFocus>
-            Cancel
-          </Button>
-          <Button
-            variant="danger"
-            icon="ban"
-            busy={busy}
-            onClick={() => {
-              setBusy(true);
-              api()
-                .blockRequester({ auditSeq: entry.seq })
-                .then(onDone)
-                .catch((err: unknown) => {
-                  setError(toUiError(err));
-                  setBusy(false);
-                });
-            }}
-          >
-            Block program
-          </Button>
-        </>
-      }
-    >
-      {error ? <ErrorNote error={error} /> : null}
-    </Dialog>
+      confirmIcon="ban"
+      confirmLabel="Block program"
+      action={() => api().blockRequester({ auditSeq: entry.seq })}
+      onDone={onDone}
+    />
   );
 }

@@ -1,6 +1,7 @@
 /** Agents: registered agents and their rules, standing grants, blocked programs. */
-import { useId, useState } from 'react';
+import { useId, useState, type ReactNode } from 'react';
 import type { AgentView, GrantView } from '../../shared/contract';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { Badge, Button, Dialog, EmptyState, ErrorNote, Field, MonoText, RelTime, Spinner, useToast } from '../components/ui';
 import { api, toUiError, type UiError } from '../lib/api';
 import { displayPath, shortHash } from '../lib/format';
@@ -166,26 +167,12 @@ export function Agents() {
                 </thead>
                 <tbody>
                   {allowGrants.map((g) => (
-                    <tr key={g.id}>
-                      <td>
-                        <Requester g={g} />
-                      </td>
-                      <td>
-                        <span className="mono">{g.secretPattern}</span>
-                      </td>
+                    <GrantRow key={g.id} g={g} actionLabel="Revoke" onAction={() => void revokeGrant(g, 'revoke')}>
                       <td>
                         <GrantScope grant={g} />
                       </td>
                       <td>{g.scope === 'duration' ? <TimeLeft expiresAt={g.expiresAt} now={now} /> : <span className="muted">—</span>}</td>
-                      <td>
-                        <RelTime ms={g.createdAt} />
-                      </td>
-                      <td className="col-actions">
-                        <Button size="sm" variant="ghost" onClick={() => void revokeGrant(g, 'revoke')}>
-                          Revoke
-                        </Button>
-                      </td>
-                    </tr>
+                    </GrantRow>
                   ))}
                 </tbody>
               </table>
@@ -221,27 +208,13 @@ export function Agents() {
                 </thead>
                 <tbody>
                   {blocked.map((g) => (
-                    <tr key={g.id}>
-                      <td>
-                        <Requester g={g} />
-                      </td>
-                      <td>
-                        <span className="mono">{g.secretPattern}</span>
-                      </td>
+                    <GrantRow key={g.id} g={g} actionLabel="Unblock" onAction={() => void revokeGrant(g, 'unblock')}>
                       <td>
                         <Badge tone="red" icon="ban">
                           blocked
                         </Badge>
                       </td>
-                      <td>
-                        <RelTime ms={g.createdAt} />
-                      </td>
-                      <td className="col-actions">
-                        <Button size="sm" variant="ghost" onClick={() => void revokeGrant(g, 'unblock')}>
-                          Unblock
-                        </Button>
-                      </td>
-                    </tr>
+                    </GrantRow>
                   ))}
                 </tbody>
               </table>
@@ -272,6 +245,39 @@ export function Agents() {
         />
       ) : null}
     </div>
+  );
+}
+
+/** A grants-table row: requester and secrets, the table's own cells, then when and one action. */
+function GrantRow({
+  g,
+  children,
+  actionLabel,
+  onAction,
+}: {
+  g: GrantView;
+  children: ReactNode;
+  actionLabel: string;
+  onAction: () => void;
+}) {
+  return (
+    <tr>
+      <td>
+        <Requester g={g} />
+      </td>
+      <td>
+        <span className="mono">{g.secretPattern}</span>
+      </td>
+      {children}
+      <td>
+        <RelTime ms={g.createdAt} />
+      </td>
+      <td className="col-actions">
+        <Button size="sm" variant="ghost" onClick={onAction}>
+          {actionLabel}
+        </Button>
+      </td>
+    </tr>
   );
 }
 
@@ -427,12 +433,9 @@ export function RegisterAgentDialog({
 }
 
 function RevokeAgentDialog({ agent, onClose, onDone }: { agent: AgentView; onClose: () => void; onDone: () => void }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<UiError | null>(null);
   return (
-    <Dialog
+    <ConfirmDialog
       title={`Revoke ${agent.name}?`}
-      tone="danger"
       onClose={onClose}
       description={
         <>
@@ -440,31 +443,9 @@ function RevokeAgentDialog({ agent, onClose, onDone }: { agent: AgentView; onClo
           again.
         </>
       }
-      footer={
-        <>
-          <Button onClick={onClose} autoFocus>
-            Cancel
-          </Button>
-          <Button
-            variant="danger"
-            busy={busy}
-            onClick={() => {
-              setBusy(true);
-              api()
-                .revokeAgent({ name: agent.name })
-                .then(onDone)
-                .catch((err: unknown) => {
-                  setError(toUiError(err));
-                  setBusy(false);
-                });
-            }}
-          >
-            Revoke agent
-          </Button>
-        </>
-      }
-    >
-      {error ? <ErrorNote error={error} /> : null}
-    </Dialog>
+      confirmLabel="Revoke agent"
+      action={() => api().revokeAgent({ name: agent.name })}
+      onDone={onDone}
+    />
   );
 }

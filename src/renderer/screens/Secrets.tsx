@@ -6,6 +6,7 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { SecretDetail, SecretLifecycleView, SecretRow } from '../../shared/contract';
 import { SECRET_TYPES, secretNameProblem, type SecretType } from '../../shared/secrets';
+import { useAsyncAction } from '../components/ConfirmDialog';
 import { Icon } from '../components/Icon';
 import { LifecycleBadge, useLifecycle } from '../components/lifecycle';
 import {
@@ -801,15 +802,7 @@ function RotateDialog({
                 placeholder="Paste the new value"
                 onChange={(e) => setHasValue(e.currentTarget.value.length > 0)}
               />
-              <button
-                type="button"
-                className="input-affix"
-                aria-label={showValue ? 'Hide value' : 'Show value'}
-                title={showValue ? 'Hide' : 'Show'}
-                onClick={() => setShowValue((v) => !v)}
-              >
-                <Icon name={showValue ? 'eyeOff' : 'eye'} size={16} />
-              </button>
+              <ShowValueToggle shown={showValue} onToggle={() => setShowValue((v) => !v)} />
             </div>
           </Field>
         </form>
@@ -818,6 +811,21 @@ function RotateDialog({
       )}
       <ErrorNote error={error} />
     </Dialog>
+  );
+}
+
+/** The eye button at the end of a value input. */
+function ShowValueToggle({ shown, onToggle }: { shown: boolean; onToggle: () => void }) {
+  return (
+    <button
+      type="button"
+      className="input-affix"
+      aria-label={shown ? 'Hide value' : 'Show value'}
+      title={shown ? 'Hide' : 'Show'}
+      onClick={onToggle}
+    >
+      <Icon name={shown ? 'eyeOff' : 'eye'} size={16} />
+    </button>
   );
 }
 
@@ -1009,15 +1017,7 @@ function SecretFormDialog({
             ) : (
               <input ref={valueRef} type={showValue ? 'text' : 'password'} {...valueProps} />
             )}
-            <button
-              type="button"
-              className="input-affix"
-              aria-label={showValue ? 'Hide value' : 'Show value'}
-              title={showValue ? 'Hide' : 'Show'}
-              onClick={() => setShowValue((v) => !v)}
-            >
-              <Icon name={showValue ? 'eyeOff' : 'eye'} size={16} />
-            </button>
+            <ShowValueToggle shown={showValue} onToggle={() => setShowValue((v) => !v)} />
           </div>
         </Field>
         <ErrorNote error={error} />
@@ -1029,20 +1029,12 @@ function SecretFormDialog({
 
 function DeleteDialog({ name, onClose, onDeleted }: { name: string; onClose: () => void; onDeleted: () => void }) {
   const [typed, setTyped] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<UiError | null>(null);
+  const { busy, error, run } = useAsyncAction();
   const id = useId();
   const ok = typed === name;
   const del = async () => {
-    if (!ok || busy) return;
-    setBusy(true);
-    try {
-      await api().deleteSecret({ name });
-      onDeleted();
-    } catch (err) {
-      setError(toUiError(err));
-      setBusy(false);
-    }
+    if (!ok) return;
+    await run(() => api().deleteSecret({ name }), onDeleted);
   };
   return (
     <Dialog
