@@ -61,7 +61,10 @@ export function openDatabase(dataDir: string, opts: OpenOptions): Db | null {
     db.pragma('schema_version');
     // Identity first: another application's database must be refused before any pragma
     // below changes it (journal_mode = WAL is persistent and would rewrite its header).
-    checkIdentity(db, file);
+    // One read transaction: the identity fields and the table count come from one
+    // snapshot, so a concurrent `akc init` committing its first migration between two
+    // reads cannot make a fresh vault look like another application's database.
+    db.transaction(() => checkIdentity(db, file))();
     configure(db, opts.readonly ?? false);
     if (!opts.readonly) migrate(db, opts.migrations ?? MIGRATIONS);
     else if (userVersion(db) !== (opts.migrations ?? MIGRATIONS).at(-1)!.version) {
