@@ -34,6 +34,35 @@ interface StoredCheckpoint {
   mac: Buffer;
 }
 
+/**
+ * The WHERE clause for an audit filter (shared by the CLI's queries and the desktop's
+ * activity pages). Values are bound, never spliced; unset or empty fields are ignored.
+ */
+export function auditWhere(q: Omit<AuditQuery, 'limit' | 'order'>): { sql: string; args: Record<string, unknown> } {
+  const parts: string[] = [];
+  const args: Record<string, unknown> = {};
+  const add = (cond: string, key: string, v: unknown): void => {
+    if (v === undefined || v === '') return;
+    parts.push(cond);
+    args[key] = v;
+  };
+  add('agent = @agent', 'agent', q.agent);
+  add('secret = @secret', 'secret', q.secret);
+  add('event = @event', 'event', q.event);
+  add('decision = @decision', 'decision', q.decision);
+  add('ts >= @sinceTs', 'sinceTs', q.sinceTs);
+  add('ts <= @untilTs', 'untilTs', q.untilTs);
+  add('seq > @afterSeq', 'afterSeq', q.afterSeq);
+  add('seq < @beforeSeq', 'beforeSeq', q.beforeSeq);
+  add(
+    "instr(lower(coalesce(agent,'') || ' ' || event || ' ' || coalesce(secret,'') || ' ' || coalesce(exe,'') || ' ' || " +
+      "coalesce(purpose,'') || ' ' || coalesce(reason,'') || ' ' || coalesce(decision,'') || ' ' || coalesce(pid,'')), lower(@text)) > 0",
+    'text',
+    q.text,
+  );
+  return { sql: parts.length ? 'WHERE ' + parts.join(' AND ') : '', args };
+}
+
 export type VerifyResult =
   | { ok: true; entries: number; checkpointsVerified: number; macChecked: boolean }
   | { ok: false; entries: number; firstBadSeq: number; problem: string; macChecked: boolean };
@@ -223,38 +252,11 @@ export class AuditLog {
   }
 
   query(q: AuditQuery = {}): AuditEntry[] {
-    const where: string[] = [];
-    const args: Record<string, unknown> = {};
-    const eq = (col: string, v: unknown): void => {
-      if (v !== undefined) {
-        where.push(`${col} = @${col}`);
-        args[col] = v;
-      }
-    };
-    eq('agent', q.agent);
-    eq('secret', q.secret);
-    eq('event', q.event);
-    eq('decision', q.decision);
-    const range = (cond: string, key: string, v: number | undefined): void => {
-      if (v !== undefined) {
-        where.push(cond);
-        args[key] = v;
-      }
-    };
-    range('ts >= @sinceTs', 'sinceTs', q.sinceTs);
-    range('ts <= @untilTs', 'untilTs', q.untilTs);
-    range('seq > @afterSeq', 'afterSeq', q.afterSeq);
-    range('seq < @beforeSeq', 'beforeSeq', q.beforeSeq);
-    if (q.text) {
-      where.push(
-        "(instr(lower(coalesce(agent,'') || ' ' || event || ' ' || coalesce(secret,'') || ' ' || coalesce(exe,'') || ' ' || coalesce(purpose,'') || ' ' || coalesce(reason,'') || ' ' || coalesce(decision,'')), lower(@text)) > 0)",
-      );
-      args.text = q.text;
-    }
+    const w = auditWhere(q);
     const order = q.order === 'desc' ? 'DESC' : 'ASC';
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 100_000);
-    const sql = `SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq ${order} LIMIT ${limit}`;
-    return (this.db.prepare(sql).all(args) as AuditRow[]).map(fromRow);
+    const sql = `SELECT * FROM audit ${w.sql} ORDER BY seq ${order} LIMIT ${limit}`;
+    return (this.db.prepare(sql).all(w.args) as AuditRow[]).map(fromRow);
   }
 
   /**

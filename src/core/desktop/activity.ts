@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import type { ActivityEntry, ActivityPage, VerbInput } from '../../shared/contract.js';
 import type { AuditRow } from '../audit/chain.js';
+import { auditWhere } from '../audit/log.js';
 import { activityEntry } from './views.js';
 
 export type ActivityFilter = Omit<VerbInput<'queryActivity'>, 'beforeSeq' | 'limit'>;
@@ -24,28 +25,13 @@ interface Where {
 }
 
 function whereFor(f: ActivityFilter, extra: { beforeSeq?: number; afterSeq?: number } = {}): Where {
-  const parts: string[] = [];
-  const args: Record<string, unknown> = {};
-  const add = (cond: string, key: string, v: unknown): void => {
-    if (v === undefined || v === '') return;
-    parts.push(cond);
-    args[key] = v;
-  };
-  add('agent = @agent', 'agent', f.agent);
-  add('secret = @secret', 'secret', f.secret);
-  add('decision = @decision', 'decision', f.decision);
-  add('ts >= @sinceMs', 'sinceMs', f.sinceMs);
-  add('ts <= @untilMs', 'untilMs', f.untilMs);
-  add('seq < @beforeSeq', 'beforeSeq', extra.beforeSeq);
-  add('seq > @afterSeq', 'afterSeq', extra.afterSeq);
-  if (f.text) {
-    parts.push(
-      "instr(lower(coalesce(agent,'') || ' ' || event || ' ' || coalesce(secret,'') || ' ' || coalesce(exe,'') || ' ' || " +
-        "coalesce(purpose,'') || ' ' || coalesce(reason,'') || ' ' || coalesce(decision,'') || ' ' || coalesce(pid,'')), lower(@text)) > 0",
-    );
-    args.text = f.text;
-  }
-  return { sql: parts.length ? 'WHERE ' + parts.join(' AND ') : '', args };
+  const { sinceMs, untilMs, ...rest } = f;
+  return auditWhere({
+    ...rest,
+    ...(sinceMs !== undefined ? { sinceTs: sinceMs } : {}),
+    ...(untilMs !== undefined ? { untilTs: untilMs } : {}),
+    ...extra,
+  });
 }
 
 interface Usage {
