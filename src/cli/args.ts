@@ -3,6 +3,7 @@
  * `--flag=value`, `--` ends option parsing. Unknown flags are usage errors.
  */
 import { AkcError } from '../shared/errors.js';
+import { didYouMean } from './suggest.js';
 
 export interface FlagSpec {
   /** Takes a value (`--type api_key`). */
@@ -24,8 +25,8 @@ export interface ParsedArgs {
 }
 
 export class UsageError extends AkcError {
-  constructor(message: string) {
-    super('INVALID_ARGUMENT', message);
+  constructor(message: string, hint?: string) {
+    super('INVALID_ARGUMENT', message, hint === undefined ? {} : { hint });
   }
 }
 
@@ -50,7 +51,9 @@ export function parseArgs(argv: readonly string[], specs: FlagSpecs): ParsedArgs
       continue;
     }
     const spec = specs[name];
-    if (!spec) throw new UsageError(`unknown option --${name}`);
+    if (!spec) {
+      throw new UsageError(`unknown option --${name}`, didYouMean(name, Object.keys(specs), (n) => `--${n}`) ?? undefined);
+    }
     if (!spec.value) {
       if (inline !== undefined) throw new UsageError(`option --${name} takes no value`);
       flags.set(name, true);
@@ -63,6 +66,32 @@ export function parseArgs(argv: readonly string[], specs: FlagSpecs): ParsedArgs
     flags.set(name, [...(Array.isArray(prev) ? prev : []), value]);
   }
   return { flags, positionals, rest: [], restGiven: false };
+}
+
+/**
+ * The index of the first word that is neither an option nor an option's value (-1 if
+ * none, or if `--` comes first). Unknown options count as options without a value.
+ */
+export function firstPositionalIndex(argv: readonly string[], specs: FlagSpecs): number {
+  const byShort = new Map(Object.entries(specs).flatMap(([name, s]) => (s.short ? [[s.short, name] as const] : [])));
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--') return -1;
+    if (word.startsWith('--') && word.length > 2) {
+      if (!word.includes('=') && specs[word.slice(2)]?.value) i++;
+    } else if (word.startsWith('-') && word.length === 2 && word !== '-') {
+      const name = byShort.get(word.slice(1));
+      if (name && specs[name]?.value) i++;
+    } else {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** A word as a POSIX shell would need it typed (for hints that show a command line). */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 export function flag(args: ParsedArgs, name: string): boolean {

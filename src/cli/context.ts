@@ -2,6 +2,7 @@
 import { AkcError, isAkcError } from '../shared/errors.js';
 import { flag, type ParsedArgs } from './args.js';
 import { InputReader, type Io } from './io.js';
+import { sanitizeLine } from '../shared/sanitize.js';
 import type { AkcPaths } from '../core/paths.js';
 import type { Vault } from '../core/vault/vault.js';
 
@@ -21,8 +22,13 @@ export function makeContext(args: ParsedArgs, io: Io, paths: AkcPaths): CommandC
     io,
     paths,
     json: flag(args, 'json'),
-    input: new InputReader(io, { passwordStdin: flag(args, 'password-stdin'), valueStdin: flag(args, 'value-stdin') }),
-    note: (text) => io.stderr.write(`akc: ${text}\n`),
+    input: new InputReader(io, {
+      passwordStdin: flag(args, 'password-stdin'),
+      valueStdin: flag(args, 'value-stdin'),
+      keepNewline: flag(args, 'keep-newline'),
+    }),
+    // Notes quote paths and names (scanned file names, agents' programs): inert on a terminal.
+    note: (text) => io.stderr.write(`akc: ${sanitizeLine(text, 4096)}\n`),
   };
 }
 
@@ -40,19 +46,21 @@ export async function openVault(ctx: CommandContext, opts: { mustExist?: boolean
 /**
  * Unlocks for a command that only reads: the OS keychain when keychain unlock is on
  * (and no --password-stdin was given), falling back to the password with a hint.
+ * Returns which one opened the vault (for audit entries).
  */
-export async function unlockForRead(ctx: CommandContext, vault: Vault): Promise<void> {
+export async function unlockForRead(ctx: CommandContext, vault: Vault): Promise<'keychain' | 'password'> {
   if (vault.keychainUnlockEnabled && !flag(ctx.args, 'password-stdin')) {
     try {
       await vault.unlockWithKeychain();
-      return;
+      return 'keychain';
     } catch (err) {
       if (!isAkcError(err, 'KEYCHAIN_UNAVAILABLE')) throw err;
       ctx.note(`hint: keychain unlock failed (${err.message}); asking for the master password instead`);
       if (err.hint) ctx.note(`hint: ${err.hint}`);
     }
   }
-  await unlockWithPassword(ctx, vault);
+  (await unlockWithPassword(ctx, vault)).fill(0);
+  return 'password';
 }
 
 /**

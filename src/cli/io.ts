@@ -3,17 +3,65 @@
  * `--value-stdin`, and the one-line error format. Passwords and values are read into
  * Buffers and never echoed or logged.
  */
+import fs from 'node:fs';
+import tty from 'node:tty';
 import { AkcError } from '../shared/errors.js';
+import { sanitizeLine } from '../shared/sanitize.js';
 
 const MAX_STDIN_BYTES = 1024 * 1024;
+/** The vault refuses shorter master passwords (core/vault/vault.ts); checked here before "Repeat it". */
+const MIN_PASSWORD_CHARS = 8;
+
+type TtyInput = NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+
+/** The controlling terminal, opened apart from stdin (for a prompt while stdin carries data). */
+export interface Terminal {
+  input: TtyInput;
+  output: NodeJS.WritableStream;
+  close(): void;
+}
 
 export interface Io {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stdin: TtyInput;
+  /** Opens the controlling terminal, or null when there is none. */
+  openTerminal?: () => Terminal | null;
 }
 
-export const processIo: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin };
+export const processIo: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, openTerminal: openDevTty };
+
+/** /dev/tty, as ssh and sudo use it; null without a controlling terminal (a service, CI, setsid). */
+export function openDevTty(): Terminal | null {
+  if (process.platform === 'win32') return null;
+  let readFd = -1;
+  let writeFd = -1;
+  try {
+    readFd = fs.openSync('/dev/tty', 'r');
+    writeFd = fs.openSync('/dev/tty', 'w');
+    if (!tty.isatty(readFd)) throw new Error('not a terminal');
+  } catch {
+    for (const fd of [readFd, writeFd]) if (fd !== -1) fs.closeSync(fd);
+    return null;
+  }
+  const input = new tty.ReadStream(readFd);
+  const output = new tty.WriteStream(writeFd);
+  return {
+    input,
+    output,
+    close: () => {
+      input.destroy();
+      output.destroy();
+    },
+  };
+}
+
+/** Counts UTF-8 code points without decoding into an immutable JS string. */
+function utf8Chars(buf: Buffer): number {
+  let chars = 0;
+  for (const byte of buf) if ((byte & 0xc0) !== 0x80) chars += 1;
+  return chars;
+}
 
 /** Per input stream: stdin can be read only once, but each Io (a test, an in-process run) has its own. */
 const stdinCache = new WeakMap<object, Promise<Buffer>>();
@@ -54,7 +102,7 @@ function splitFirstLine(all: Buffer): { first: Buffer; rest: Buffer } {
   return { first: all.subarray(0, end), rest: all.subarray(nl + 1) };
 }
 
-/** Removes one trailing newline (`\n` or `\r\n`), as `echo` and heredocs add one. */
+/** Removes exactly one trailing newline (`\n` or `\r\n`), as `echo`, heredocs and editors add one. */
 function trimOneNewline(buf: Buffer): Buffer {
   if (buf.length && buf[buf.length - 1] === 0x0a) {
     const end = buf.length >= 2 && buf[buf.length - 2] === 0x0d ? buf.length - 2 : buf.length - 1;
@@ -66,6 +114,8 @@ function trimOneNewline(buf: Buffer): Buffer {
 export interface SecretInputOptions {
   passwordStdin: boolean;
   valueStdin: boolean;
+  /** --keep-newline: the value from stdin keeps its trailing newline. */
+  keepNewline?: boolean;
 }
 
 /**
@@ -103,6 +153,11 @@ export class InputReader {
   async newPassword(prompt = 'New master password: '): Promise<Buffer> {
     if (this.opts.passwordStdin) return this.password();
     const first = await this.prompt(prompt, 'the password');
+    // Said before "Repeat it", not after both are typed.
+    if (utf8Chars(first) < MIN_PASSWORD_CHARS) {
+      first.fill(0);
+      throw new AkcError('INVALID_ARGUMENT', `the master password must have at least ${MIN_PASSWORD_CHARS} characters`);
+    }
     const again = await this.prompt('Repeat it: ', 'the password');
     try {
       if (!first.equals(again)) throw new AkcError('INVALID_ARGUMENT', 'the two passwords do not match');
@@ -116,24 +171,34 @@ export class InputReader {
     if (this.opts.valueStdin) {
       const all = await readAllStdin(this.io);
       const body = this.opts.passwordStdin ? splitFirstLine(all).rest : all;
-      const value = Buffer.from(trimOneNewline(body));
+      const value = Buffer.from(this.opts.keepNewline ? body : trimOneNewline(body));
       if (value.length === 0) throw new AkcError('INVALID_ARGUMENT', 'no value on standard input');
       return value;
     }
     return this.prompt(`Value for ${name}: `, 'the value');
   }
 
-  /** No-echo prompt on the terminal. */
-  private prompt(text: string, what: string): Promise<Buffer> {
+  /**
+   * No-echo prompt on the terminal. When stdin carries the value (`--value-stdin < keyfile`)
+   * the password is asked on the controlling terminal instead, as ssh and sudo do.
+   */
+  private async prompt(text: string, what: string): Promise<Buffer> {
     const { stdin, stderr } = this.io;
-    if (!stdin.isTTY || !stdin.setRawMode) {
-      return Promise.reject(
-        new AkcError('INVALID_ARGUMENT', `no terminal to read ${what} from`, {
-          hint: what === 'the value' ? 'pass --value-stdin and pipe the value in' : 'pass --password-stdin and pipe the password in',
-        }),
-      );
+    if (stdin.isTTY && stdin.setRawMode) return readHidden(stdin, stderr, text);
+    if (what === 'the password' && this.opts.valueStdin && !this.opts.passwordStdin) {
+      const terminal = this.io.openTerminal?.() ?? null;
+      if (terminal?.input.setRawMode) {
+        try {
+          return await readHidden(terminal.input, terminal.output, text);
+        } finally {
+          terminal.close();
+        }
+      }
+      terminal?.close();
     }
-    return readHidden(stdin, stderr, text);
+    throw new AkcError('INVALID_ARGUMENT', `no terminal to read ${what} from`, {
+      hint: what === 'the value' ? 'pass --value-stdin and pipe the value in' : 'pass --password-stdin and pipe the password in',
+    });
   }
 }
 
@@ -201,16 +266,18 @@ export function printError(io: Io, err: unknown): void {
   io.stderr.write(`akc: error: ${oneLine(message)}\n`);
 }
 
+/** One line, and inert on a terminal: messages can quote names and paths from agents. */
 function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ');
+  return sanitizeLine(s.replace(/\s*\n\s*/g, ' '), 4096);
 }
 
 export function writeJson(io: Io, value: unknown): void {
   io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** Renders rows as aligned columns. */
-export function table(headers: string[], rows: string[][]): string {
+/** Renders rows as aligned columns. Cells may hold what agents chose (names, paths, purposes): sanitized. */
+export function table(headers: string[], untrusted: string[][]): string {
+  const rows = untrusted.map((r) => r.map((c) => sanitizeLine(c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string =>
     cells

@@ -7,12 +7,16 @@ export const HOST_COMMANDS: Command[] = [
   {
     path: ['daemon'],
     summary: 'run the headless host: serve agents, ask approvals on this terminal',
-    usage: 'akc daemon [--approval-timeout SECONDS] [--password-stdin]',
+    usage: 'akc daemon [--approval-timeout SECONDS] [--approve-with-password] [--password-stdin] | akc daemon --service [--config FILE]',
     details:
       'Unlocks through the OS keychain when keychain unlock is on, else asks for the password\n' +
       '(or reads it with --password-stdin). Without a terminal it logs pending requests;\n' +
-      'decide them with `akc approvals` and `akc approve ID`.',
-    flags: { 'approval-timeout': { value: true } },
+      'decide them with `akc approvals` and `akc approve ID`.\n' +
+      '--approve-with-password: every allow typed on this terminal also needs the master\n' +
+      'password, so a program that can type into it (tmux send-keys) cannot approve.\n' +
+      '--service runs the hardened host (as the service user, see `akc service install`): no terminal,\n' +
+      'no keychain; it starts locked and is unlocked with `akc unlock` by the desktop user.',
+    flags: { 'approval-timeout': { value: true }, 'approve-with-password': {}, service: {}, config: { value: true } },
     run: async (ctx) => (await import('./commands/daemon.js')).daemon(ctx),
   },
   {
@@ -43,6 +47,7 @@ export const HOST_COMMANDS: Command[] = [
       'no-redact': {},
       agent: { value: true },
     },
+    takesCommand: true,
     run: async (ctx) => (await import('./commands/run.js')).run(ctx),
   },
   {

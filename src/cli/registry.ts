@@ -5,6 +5,7 @@ import { ADMIN_COMMANDS } from './registry-admin.js';
 import { HOST_COMMANDS } from './registry-host.js';
 import { PROXY_COMMANDS } from './registry-proxy.js';
 import { LIFECYCLE_COMMANDS } from './registry-lifecycle.js';
+import { SERVICE_COMMANDS } from './registry-service.js';
 
 export interface Command {
   path: string[];
@@ -13,6 +14,8 @@ export interface Command {
   /** Extra lines for --help. */
   details?: string;
   flags: FlagSpecs;
+  /** Takes a command line after `--` (`akc run`): a bare command word gets a hint to add `--`. */
+  takesCommand?: boolean;
   run(ctx: CommandContext): Promise<number | void>;
 }
 
@@ -23,11 +26,13 @@ export const COMMANDS: Command[] = [
   {
     path: ['init'],
     summary: 'create a new vault protected by a master password',
-    usage: 'akc init [--no-keychain] [--password-stdin]',
+    usage: 'akc init [--keychain | --no-keychain] [--password-stdin]',
     details:
-      'Keychain unlock (default on) stores a random unlock key in the OS keychain so the\n' +
-      'host and read-only commands open without a password. Changes always need the password.',
-    flags: { 'no-keychain': {} },
+      'Keychain unlock stores a random unlock key in the OS keychain so the host and read-only\n' +
+      'commands open without a password; changes always need the password. It is on by default\n' +
+      'on macOS (the item is bound to the app) and off on Linux and Windows, where any program\n' +
+      'running as you (an agent included) can read the entry: opt in with --keychain.',
+    flags: { keychain: {}, 'no-keychain': {} },
     run: async (ctx) => (await vault()).init(ctx),
   },
   {
@@ -62,10 +67,14 @@ export const COMMANDS: Command[] = [
   {
     path: ['secret', 'set'],
     summary: 'store a value (adds a version) and metadata',
-    usage: 'akc secret set NAME [--type T] [--description D] [--owner O] [--tag T]… [--canary] [--value-stdin] [--password-stdin]',
+    usage:
+      'akc secret set NAME [--type T] [--description D] [--owner O] [--tag T]… [--canary] [--value-stdin [--keep-newline]] [--password-stdin]',
     details:
       'The value comes from a no-echo prompt or --value-stdin, never from the command line.\n' +
-      'With --password-stdin and --value-stdin, line 1 of stdin is the password and the rest the value.\n' +
+      'With --password-stdin and --value-stdin, line 1 of stdin is the password and the rest the value;\n' +
+      'with --value-stdin alone (`akc secret set K --value-stdin < keyfile`) the password is asked on\n' +
+      'the terminal. --value-stdin drops exactly one trailing newline (\\n or \\r\\n, as echo and editors\n' +
+      'add one); --keep-newline keeps the value byte for byte (e.g. a PEM file that must end in one).\n' +
       'Types: api_key token oauth password db_credential webhook_secret ssh_key generic.\n' +
       '--canary marks it as bait: any agent request for it fires the anomaly guard (see `akc guard show`).',
     flags: {
@@ -75,6 +84,7 @@ export const COMMANDS: Command[] = [
       tag: { value: true, repeat: true },
       canary: {},
       'value-stdin': {},
+      'keep-newline': {},
     },
     run: async (ctx) => (await secret()).set(ctx),
   },
@@ -103,6 +113,7 @@ export const COMMANDS: Command[] = [
   ...ADMIN_COMMANDS,
   ...PROXY_COMMANDS,
   ...LIFECYCLE_COMMANDS,
+  ...SERVICE_COMMANDS,
 ];
 
 /** Finds the longest command path that prefixes argv (flags may come anywhere after it). */

@@ -1,6 +1,8 @@
 /** The process's own paths (DESIGN §3), from the pure resolvers in shared/paths. */
 import os from 'node:os';
 import { resolveDataDir, resolveKeychainService, resolveSocketPath, type PathContext } from '../shared/paths.js';
+import type { ServiceConfig } from '../shared/service-protocol.js';
+import { readServiceConfig } from './service/config.js';
 
 export function processPathContext(env: NodeJS.ProcessEnv = process.env): PathContext {
   let username = env.USER ?? env.USERNAME ?? '';
@@ -18,9 +20,17 @@ export interface AkcPaths {
   dataDir: string;
   socket: string;
   keychainService: string;
+  /**
+   * The installed hardened host (`akc service install`), when the default socket is its
+   * socket (AKC_SOCKET unset, or set to that very socket): admin commands then go through it.
+   */
+  service?: ServiceConfig | null;
 }
 
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): AkcPaths {
   const ctx = processPathContext(env);
-  return { dataDir: resolveDataDir(ctx), socket: resolveSocketPath(ctx), keychainService: resolveKeychainService(env) };
+  const config = readServiceConfig(env);
+  const socket = resolveSocketPath({ ...ctx, serviceSocket: config?.socket });
+  const service = config && socket === config.socket ? config : null;
+  return { dataDir: resolveDataDir(ctx), socket, keychainService: resolveKeychainService(env), service };
 }

@@ -13,6 +13,7 @@ import { PROTOCOL_VERSION } from '../shared/protocol.js';
 import type { ClientInfo, HelloParams } from '../shared/protocol.js';
 import { KeychainClient, request } from './client.js';
 import { openConnection } from './connection.js';
+import { serviceSocketFromConfig } from './service-socket.js';
 import { KeychainError } from './errors.js';
 
 export { KeychainClient } from './client.js';
@@ -55,6 +56,7 @@ export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string 
     env,
     homedir: os.homedir(),
     username: currentUsername(env),
+    serviceSocket: serviceSocketFromConfig(env),
   });
 }
 

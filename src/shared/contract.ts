@@ -258,7 +258,7 @@ export interface SecretLifecycleView {
 export interface AlertView {
   id: number;
   ts: number;
-  kind: 'rotation.failed' | 'rotation.due' | 'guard.fired';
+  kind: 'rotation.failed' | 'rotation.due' | 'guard.fired' | 'tamper.row';
   secret: string | null;
   rule: string | null;
   agent: string | null;

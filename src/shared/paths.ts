@@ -10,6 +10,8 @@ export interface PathContext {
   env: Readonly<Record<string, string | undefined>>;
   homedir: string;
   username: string;
+  /** The hardened host's socket, when a service config exists (see service-protocol.ts). */
+  serviceSocket?: string | undefined;
 }
 
 export const APP_DIR_NAME = 'Agent Keychain';
@@ -38,11 +40,12 @@ export function resolveDataDir(ctx: PathContext): string {
 /**
  * The agent socket: AKC_SOCKET, else the platform default. On Linux, XDG_RUNTIME_DIR wins
  * over the data dir even when AKC_HOME is set, so two vaults under different AKC_HOMEs
- * need distinct AKC_SOCKETs too.
+ * need distinct AKC_SOCKETs too. An installed hardened host (`serviceSocket`) comes next.
  */
 export function resolveSocketPath(ctx: PathContext): string {
   const override = envValue(ctx.env, 'AKC_SOCKET');
   if (override !== undefined) return override;
+  if (ctx.serviceSocket !== undefined) return ctx.serviceSocket;
   switch (ctx.platform) {
     case 'win32':
       return `\\\\.\\pipe\\agent-keychain-${pipeSafe(ctx.username)}`;
@@ -54,6 +57,14 @@ export function resolveSocketPath(ctx: PathContext): string {
       return posixJoin(resolveDataDir(ctx), 'run', SOCKET_FILE_NAME);
     }
   }
+}
+
+/** The hardened host's config (service-protocol.ts); no zod here, the SDK reads it too. */
+export const DEFAULT_SERVICE_CONFIG = '/etc/agent-keychain/host.json';
+
+/** The service config file: AKC_SERVICE_CONFIG (tests, packaging), else /etc/agent-keychain/host.json. */
+export function resolveServiceConfigPath(env: PathContext['env']): string {
+  return envValue(env, 'AKC_SERVICE_CONFIG') ?? DEFAULT_SERVICE_CONFIG;
 }
 
 /** The OS keychain service name: AKC_KEYCHAIN_SERVICE, else "agent-keychain". */

@@ -656,7 +656,7 @@ describe('akc audit', () => {
 
   test('verify checks the checkpoints through keychain unlock, and changes still need the password', { skip: keyringSkip() }, async () => {
     const env = akcEnv();
-    await ok(env, ['init', '--password-stdin'], PW);
+    await ok(env, ['init', '--keychain', '--password-stdin'], PW);
     await ok(env, ['agent', 'add', 'a', '--exe', SH, '--password-stdin'], PW);
     assert.equal((await ok(env, ['audit', 'verify'])).stdout, 'verified · 2 entries · 1 checkpoint\n');
     // The keychain opens read-only commands only: a change without the password fails.

@@ -270,7 +270,7 @@ describe('init', () => {
 
   test('init with keychain unlock stores the unlock key in the OS keychain', { skip: keyringSkip() }, async () => {
     const env = akcEnv();
-    const r = ok(await akc(env, ['init', '--password-stdin', '--json'], `${PASSWORD}\n`));
+    const r = ok(await akc(env, ['init', '--keychain', '--password-stdin', '--json'], `${PASSWORD}\n`));
     const { id, keychainUnlock } = JSON.parse(r.stdout) as { id: string; keychainUnlock: boolean };
     try {
       assert.equal(keychainUnlock, true);
@@ -280,21 +280,33 @@ describe('init', () => {
       const s = await statusJson(env);
       assert.equal(s.keychainUnlock, true);
       const env2 = akcEnv();
-      const text = ok(await akc(env2, ['init', '--password-stdin'], `${PASSWORD}\n`));
+      const text = ok(await akc(env2, ['init', '--keychain', '--password-stdin'], `${PASSWORD}\n`));
       const db = new Database(vaultPath(env2.home), { readonly: true });
       keyringClear(env2, db.prepare('SELECT id FROM vault').pluck().get() as string);
       db.close();
-      assert.match(text.stdout, /Keychain unlock is on: an unlock key is stored in the Secret Service/);
-      assert.match(text.stdout, /any program running as you can read that entry/);
+      assert.match(text.stdout, /Keychain unlock is on\. The unlock key is stored in Secret Service/);
+      assert.match(text.stdout, /any program running as your user — an agent included — can read it/);
     } finally {
       keyringClear(env, id);
     }
   });
 
+  test('on Linux a new vault is password-only unless --keychain: any same-user program could read the entry', async () => {
+    const env = akcEnv();
+    const r = ok(await akc(env, ['init', '--password-stdin', '--json'], `${PASSWORD}\n`));
+    assert.equal((JSON.parse(r.stdout) as { keychainUnlock: boolean }).keychainUnlock, false);
+    assert.equal((await statusJson(env)).keychainUnlock, false);
+    const env2 = akcEnv();
+    const text = ok(await akc(env2, ['init', '--password-stdin'], `${PASSWORD}\n`));
+    assert.match(text.stdout, /Keychain unlock is off: the master password is needed to unlock the host/);
+    assert.match(text.stdout, /would let any program running as you read the unlock key/);
+    fails(await akc(akcEnv(), ['init', '--keychain', '--no-keychain', '--password-stdin'], `${PASSWORD}\n`), 1, /contradict/);
+  });
+
   test('init with keychain unlock but no reachable Secret Service → clear error, nothing created', async () => {
     const env = akcEnv({ DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/akc-test-bus' });
     fails(
-      await akc(env, ['init', '--password-stdin'], `${PASSWORD}\n`),
+      await akc(env, ['init', '--keychain', '--password-stdin'], `${PASSWORD}\n`),
       1,
       /^akc: error: failed to write the Secret Service .* entry: /,
       /Secret Service/,

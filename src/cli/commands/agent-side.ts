@@ -4,7 +4,7 @@ import { ADMIN_SCOPES, type AdminScope, type ApprovalSummary } from '../../share
 import { connect } from '../../sdk/index.js';
 import { flag, option, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
-import { adminCall } from '../host-client.js';
+import { adminCall, provenAdminCall } from '../host-client.js';
 import { table, writeJson } from '../io.js';
 
 const CLI_CLIENT = { name: 'akc', version: '0.1.0' };
@@ -46,7 +46,8 @@ export async function lock(ctx: CommandContext): Promise<void> {
 export async function unlock(ctx: CommandContext): Promise<void> {
   const password = await ctx.input.password();
   try {
-    await adminCall(ctx, 'host.unlock', { password: password.toString('utf8') }, 'unlock the vault');
+    // The password stays here: the host gets a proof and the KEK sealed for it (admin-proof.ts).
+    await provenAdminCall(ctx, 'host.unlock', {}, { action: 'unlock the vault', password, unlock: true });
   } finally {
     password.fill(0);
   }
@@ -92,11 +93,11 @@ export async function decide(ctx: CommandContext, allow: boolean): Promise<void>
   const scope = allow ? scopeFromFlags(ctx) : 'once';
   const password = await ctx.input.password();
   try {
-    const r = await adminCall(
+    const r = await provenAdminCall(
       ctx,
       'approval.decide',
-      { approvalId: id, allow, scope, block: !allow && flag(ctx.args, 'block'), password: password.toString('utf8') },
-      allow ? `approve ${id}` : `deny ${id}`,
+      { approvalId: id, allow, scope, block: !allow && flag(ctx.args, 'block') },
+      { action: allow ? `approve ${id}` : `deny ${id}`, password, unlock: allow },
     );
     if (ctx.json) return writeJson(ctx.io, r);
     ctx.io.stdout.write(

@@ -9,6 +9,7 @@ import { AkcError } from '../../shared/errors.js';
 import { flag, option, UsageError } from '../args.js';
 import { openVault, unlockForWrite, type CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
+import { sanitizeLine } from '../../shared/sanitize.js';
 import { prepareAgent, type AgentRecord } from '../../core/policy/agents.js';
 import { PolicyAdmin } from '../../core/policy/admin.js';
 
@@ -111,6 +112,8 @@ function agentJson(a: AgentRecord, extra: { blocked: boolean; grants: number }):
 }
 
 export async function add(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).agentAdd(ctx);
   const [name] = positionals(ctx, ['agent NAME']);
   const exe = option(ctx.args, 'exe');
   if (!exe) throw new UsageError('missing --exe PATH (the executable or script this agent runs as)');
@@ -138,7 +141,7 @@ export async function add(ctx: CommandContext): Promise<void> {
   if (ctx.json) return writeJson(ctx.io, { ...agentJson(agent, { blocked: false, grants: 0 }), result: status });
   const verb = status === 'added' ? 'Added' : status === 'replaced' ? 'Updated' : 'Restored';
   ctx.io.stdout.write(
-    `${verb} agent ${agent.name}: ${agent.exePath}${agent.exeSha256 ? ` (sha256 ${agent.exeSha256.slice(0, 12)}…)` : ' (any sha256)'}\n`,
+    `${verb} agent ${sanitizeLine(agent.name)}: ${sanitizeLine(agent.exePath)}${agent.exeSha256 ? ` (sha256 ${agent.exeSha256.slice(0, 12)}…)` : ' (any sha256)'}\n`,
   );
   if (status === 'replaced' && agent.exeSha256) {
     ctx.note('note: grants recorded for another executable hash no longer apply; grant them again if needed');
@@ -178,6 +181,8 @@ export async function list(ctx: CommandContext): Promise<void> {
 }
 
 export async function revoke(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).agentRevoke(ctx);
   const [name] = positionals(ctx, ['agent NAME']);
   const result = await adminChange(
     ctx,
@@ -189,7 +194,7 @@ export async function revoke(ctx: CommandContext): Promise<void> {
   );
   if (ctx.json)
     return writeJson(ctx.io, { name: result.agent.name, revoked: true, grantsRevoked: result.grants, leasesRevoked: result.leases });
-  ctx.io.stdout.write(`Revoked agent ${result.agent.name} with ${plural(result.grants, 'grant')} and ${plural(result.leases, 'lease')}.\n`);
+  ctx.io.stdout.write(`Revoked agent ${sanitizeLine(result.agent.name)} with ${plural(result.grants, 'grant')} and ${plural(result.leases, 'lease')}.\n`);
 }
 
 export function plural(n: number, word: string): string {

@@ -7,6 +7,7 @@ import { AkcError, isAkcError } from '../../shared/errors.js';
 import { flag, option, UsageError } from '../args.js';
 import { openVault, unlockForRead, type CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
+import { sanitizeLine } from '../../shared/sanitize.js';
 import { checkpointMessage, type AuditEntry, type AuditRow } from '../../core/audit/chain.js';
 import type { AuditQuery } from '../../core/audit/log.js';
 import { constantTimeEqual } from '../../core/crypto/keys.js';
@@ -61,8 +62,7 @@ export function entryJson(e: AuditEntry): Record<string, unknown> {
 
 /** Agents choose their purpose text and program names: never let them drive the terminal. */
 function clean(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '?');
+  return sanitizeLine(s);
 }
 
 function details(e: AuditEntry): string {
@@ -187,6 +187,8 @@ interface Checkpoint {
 }
 
 export async function verify(ctx: CommandContext): Promise<number> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).auditVerify(ctx);
   positionals(ctx, []);
   const vault = await openVault(ctx);
   try {
@@ -284,6 +286,7 @@ export async function exportLog(ctx: CommandContext): Promise<void> {
   positionals(ctx, []);
   const sinceText = option(ctx.args, 'since');
   const since = sinceText !== undefined ? parseSince(sinceText, Date.now()) : 0;
+  if (ctx.paths.service) return (await import('./service-admin.js')).auditExport(ctx, since);
   const vault = await openVault(ctx);
   try {
     const rows = vault.db.prepare('SELECT * FROM audit WHERE ts >= ? ORDER BY seq').iterate(since) as IterableIterator<AuditRow>;

@@ -1,6 +1,8 @@
 /**
  * `akc daemon`: the headless host. Unlocks (keychain, terminal prompt, or
  * --password-stdin), serves the agent socket, and asks approvals on its own terminal.
+ * It marks itself non-dumpable first (core/host/harden-process.ts), and every log line
+ * passes through sanitizeLine: the log shows program names and paths agents chose.
  */
 import { AkcError, isAkcError } from '../../shared/errors.js';
 import { flag, option, UsageError } from '../args.js';
@@ -9,10 +11,20 @@ import { Host } from '../../core/host/host.js';
 import { NapiKeychain } from '../../core/keychain/napi-keychain.js';
 import { AgentServer } from '../../core/server/server.js';
 import { startProxy, type RunningProxy } from '../../core/proxy/index.js';
-import { streamLogger } from '../../core/logger.js';
+import { streamLogger, type Logger } from '../../core/logger.js';
+import { hardenProcess } from '../../core/host/harden-process.js';
+import { sanitizeLine } from '../../shared/sanitize.js';
 import { loggingApprover, TtyApprover } from '../daemon/tty-approver.js';
 
+/** Log lines quote program names, paths and alerts built from them: keep them inert on a terminal. */
+function sanitizingLogger(log: Logger): Logger {
+  const clean = (m: string): string => sanitizeLine(m, 4096);
+  return { info: (m) => log.info(clean(m)), warn: (m) => log.warn(clean(m)), error: (m) => log.error(clean(m)) };
+}
+
 export async function daemon(ctx: CommandContext): Promise<number> {
+  // Before the vault key exists in this process: no ptrace, no core dump, no /proc/<pid>/mem.
+  const hardened = hardenProcess();
   const timeoutText = option(ctx.args, 'approval-timeout');
   let approvalTimeoutMs: number | undefined;
   if (timeoutText !== undefined) {
@@ -20,7 +32,12 @@ export async function daemon(ctx: CommandContext): Promise<number> {
     if (!Number.isFinite(secs) || secs < 1 || secs > 3600) throw new UsageError('--approval-timeout takes seconds between 1 and 3600');
     approvalTimeoutMs = Math.round(secs * 1000);
   }
-  const log = streamLogger(ctx.io.stderr);
+  const log = sanitizingLogger(streamLogger(ctx.io.stderr));
+  if (hardened.applied) log.info(`process hardened: ${hardened.method}`);
+  else log.warn(`the host's memory is readable by your other processes: ${hardened.method}`);
+  // The hardened host (`akc service install`): another user, no terminal, no keychain.
+  if (flag(ctx.args, 'service')) return (await import('./service.js')).serviceDaemon(ctx, log, approvalTimeoutMs);
+  const approveWithPassword = flag(ctx.args, 'approve-with-password');
   const host = Host.open({
     dataDir: ctx.paths.dataDir,
     keychain: new NapiKeychain(ctx.paths.keychainService),
@@ -63,8 +80,12 @@ export async function daemon(ctx: CommandContext): Promise<number> {
 
   const stdin = process.stdin;
   if (stdin.isTTY && !flag(ctx.args, 'password-stdin')) {
-    host.setApprover(new TtyApprover(host, stdin, process.stderr));
-    log.info('approval requests will be asked here');
+    host.setApprover(new TtyApprover(host, stdin, process.stderr, { requirePassword: approveWithPassword }));
+    log.info(
+      approveWithPassword
+        ? 'approval requests will be asked here; allowing needs the master password'
+        : 'approval requests will be asked here',
+    );
   } else {
     host.setApprover(
       loggingApprover(

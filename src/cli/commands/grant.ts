@@ -3,6 +3,7 @@ import path from 'node:path';
 import { flag, option, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
+import { sanitizeLine } from '../../shared/sanitize.js';
 import { describeScope, grantState, validateSecretPattern, type GrantRequest } from '../../core/policy/admin.js';
 import type { Grant } from '../../core/policy/grants.js';
 import { adminChange, adminRead, formatDuration, iso, parseDuration, plural, positionals } from './agent.js';
@@ -33,8 +34,9 @@ function usesFromFlags(ctx: CommandContext): number | null {
 
 /** Who a grant is for: the agent's name, or the program it was approved for. */
 export function grantSubject(g: Grant): string {
-  if (g.agentName) return g.agentName;
-  return `program ${g.exePath ? path.basename(g.exePath) : '?'} (${g.fingerprint ?? '?'})`;
+  // Printed: the executable's name is whatever the program was called (escapes included).
+  if (g.agentName) return sanitizeLine(g.agentName);
+  return sanitizeLine(`program ${g.exePath ? path.basename(g.exePath) : '?'} (${g.fingerprint ?? '?'})`);
 }
 
 export function grantJson(g: Grant, now: number): Record<string, unknown> {
@@ -58,6 +60,8 @@ export function grantJson(g: Grant, now: number): Record<string, unknown> {
 }
 
 export async function grant(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).grant(ctx);
   const [agent, pattern] = positionals(ctx, ['AGENT', 'SECRET (a name or a glob like OPENAI_*)']);
   const scope = scopeFromFlags(ctx);
   const uses = usesFromFlags(ctx);
@@ -83,6 +87,8 @@ export async function grant(ctx: CommandContext): Promise<void> {
 }
 
 export async function grants(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).grants(ctx);
   positionals(ctx, []);
   const all = flag(ctx.args, 'all');
   const { rows, now } = await adminRead(ctx, (admin) => {
@@ -114,6 +120,8 @@ export async function grants(ctx: CommandContext): Promise<void> {
 }
 
 export async function ungrant(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).ungrant(ctx);
   const [id] = positionals(ctx, ['grant ID']);
   const { g, now } = await adminChange(
     ctx,

@@ -8,14 +8,18 @@
  * to the child; the leases end when the child does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { connect, type KeychainClient } from '../../sdk/index.js';
 import { MAX_GET_MANY_NAMES, MAX_PURPOSE_LENGTH, type SecretGetResult } from '../../shared/protocol.js';
 import { secretNameProblem } from '../../shared/secrets.js';
 import { AkcError } from '../../shared/errors.js';
 import { RedactionSet, type RedactStream } from '../../core/redact/redactor.js';
-import { flag, option, options, UsageError } from '../args.js';
+import { flag, option, options, shellWord, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../io.js';
 
@@ -102,10 +106,19 @@ export async function run(ctx: CommandContext): Promise<number> {
   const envSpecs = options(ctx.args, 'env');
   const bindings = envSpecs.length || options(ctx.args, 'proxy').length === 0 ? parseEnvBindings(envSpecs) : [];
   if (ctx.args.positionals.length > 0) {
-    throw new UsageError('put the command after --: akc run --env VAR=NAME -- CMD ARGS…');
+    throw new UsageError(
+      'put the command after --: akc run --env VAR=NAME -- CMD ARGS…',
+      `akc run … -- ${[...ctx.args.positionals, ...ctx.args.rest].map(shellWord).join(' ')}`,
+    );
   }
   const [cmd, ...cmdArgs] = ctx.args.rest;
   if (!ctx.args.restGiven || cmd === undefined || cmd === '') throw new UsageError('no command: akc run --env VAR=NAME -- CMD ARGS…');
+  // Before any approval is asked: a typo must not cost the user a prompt (nor a lease).
+  const missing = commandProblem(cmd, process.env.PATH ?? '');
+  if (missing) {
+    printError(ctx.io, new AkcError('INVALID_ARGUMENT', `failed to start ${cmd}: ${missing.reason}`, { hint: missing.hint }));
+    return missing.exitCode;
+  }
   const noRedact = flag(ctx.args, 'no-redact');
   const names = [...new Set(bindings.map((b) => b.secret))];
   const proxyNames = options(ctx.args, 'proxy');
@@ -125,13 +138,17 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   if (noRedact) ctx.note('warning: --no-redact: the output is not redacted (this is recorded in the audit log)');
 
+  // Our stdout and stderr are one file (a terminal, `2>&1`): the child gets one channel
+  // for both, so its lines keep their order (two pipes are read in whatever order).
+  const shared = !noRedact && sameFile(ctx.io.stdout, ctx.io.stderr) ? await sharedOutputChannel() : null;
   let child: ChildProcess;
   try {
     child = spawn(cmd, cmdArgs, {
       env: childEnv,
-      stdio: ['inherit', noRedact ? 'inherit' : 'pipe', noRedact ? 'inherit' : 'pipe'],
+      stdio: noRedact ? 'inherit' : shared ? ['inherit', shared.childEnd, shared.childEnd] : ['inherit', 'pipe', 'pipe'],
     });
   } catch (err) {
+    shared?.close();
     redaction?.destroy();
     await revokeLeases(ctx, leases);
     printError(ctx.io, new AkcError('INVALID_ARGUMENT', `failed to start ${cmd}: ${(err as Error).message}`));
@@ -151,7 +168,11 @@ export async function run(ctx: CommandContext): Promise<number> {
   });
 
   const relays: Promise<void>[] = [];
-  if (redaction) {
+  if (redaction && shared) {
+    // The child holds its own copies of the channel; ours would keep the stream open.
+    shared.childEnd.destroy();
+    relays.push(relay(shared.ourEnd, redaction.stream(), ctx.io.stdout as Writable));
+  } else if (redaction) {
     relays.push(relay(child.stdout!, redaction.stream(), ctx.io.stdout as Writable));
     relays.push(relay(child.stderr!, redaction.stream(), ctx.io.stderr as Writable));
   }
@@ -180,6 +201,125 @@ export async function run(ctx: CommandContext): Promise<number> {
     return reraise(outcome.signal);
   }
   return outcome.code ?? 1;
+}
+
+/**
+ * Whether CMD can be started: a path must name an executable file; a bare name must be
+ * found as one on PATH (as execvp looks it up). Null when it can; else what to say and
+ * the shell's exit code (127 not found, 126 not executable).
+ */
+export function commandProblem(cmd: string, searchPath: string): { reason: string; hint?: string; exitCode: number } | null {
+  if (process.platform === 'win32') return null; // PATHEXT lookup: left to spawn
+  const executable = (file: string): 'ok' | 'missing' | 'not-executable' => {
+    try {
+      if (!fs.statSync(file).isFile()) return 'not-executable';
+      fs.accessSync(file, fs.constants.X_OK);
+      return 'ok';
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR'
+        ? 'missing'
+        : 'not-executable';
+    }
+  };
+  if (cmd.includes('/')) {
+    const state = executable(cmd);
+    if (state === 'ok') return null;
+    return state === 'missing' ? { reason: 'no such file', exitCode: 127 } : { reason: 'not an executable file', exitCode: 126 };
+  }
+  let sawNonExecutable = false;
+  for (const dir of searchPath.split(path.delimiter)) {
+    const state = executable(path.join(dir || '.', cmd));
+    if (state === 'ok') return null;
+    if (state === 'not-executable') sawNonExecutable = true;
+  }
+  return sawNonExecutable
+    ? { reason: 'not an executable file', exitCode: 126 }
+    : { reason: 'command not found', hint: 'check the name, or give its path (PATH is searched as a shell does)', exitCode: 127 };
+}
+
+/** Whether two of our output streams are the same open file (dev and inode). */
+function sameFile(a: NodeJS.WritableStream, b: NodeJS.WritableStream): boolean {
+  const fdA = (a as { fd?: unknown }).fd;
+  const fdB = (b as { fd?: unknown }).fd;
+  if (typeof fdA !== 'number' || typeof fdB !== 'number') return false;
+  try {
+    const [x, y] = [fs.fstatSync(fdA), fs.fstatSync(fdB)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+const CHANNEL_TOKEN_BYTES = 16;
+
+/**
+ * One connected Unix socket pair (Node has no socketpair/pipe): the child gets one end as
+ * both stdout and stderr, we read the other. The listening path lives in a fresh 0700
+ * directory and is removed once connected; the accepted peer must echo a random token our
+ * end wrote, so a same-user process that raced to connect is never taken for the child.
+ * Null (two pipes instead) when anything fails.
+ */
+async function sharedOutputChannel(): Promise<{ childEnd: net.Socket; ourEnd: net.Socket; close(): void } | null> {
+  if (process.platform === 'win32') return null;
+  let dir: string | null = null;
+  let server: net.Server | null = null;
+  let childEnd: net.Socket | null = null;
+  let ourEnd: net.Socket | null = null;
+  try {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'akc-run-'));
+    const socketPath = path.join(dir, 'out.sock');
+    server = net.createServer();
+    const srv = server;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(socketPath, resolve);
+    });
+    const accepted = new Promise<net.Socket>((resolve) => srv.once('connection', resolve));
+    const token = randomBytes(CHANNEL_TOKEN_BYTES);
+    childEnd = net.connect(socketPath);
+    const connecting = childEnd;
+    await new Promise<void>((resolve, reject) => {
+      connecting.once('connect', resolve);
+      connecting.once('error', reject);
+    });
+    ourEnd = await accepted;
+    srv.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+    dir = null;
+    connecting.write(token);
+    const got = await readExactly(ourEnd, CHANNEL_TOKEN_BYTES);
+    if (!timingSafeEqual(got, token)) throw new Error('unexpected peer');
+    const a = childEnd;
+    const b = ourEnd;
+    return {
+      childEnd: a,
+      ourEnd: b,
+      close: () => {
+        a.destroy();
+        b.destroy();
+      },
+    };
+  } catch {
+    childEnd?.destroy();
+    ourEnd?.destroy();
+    server?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+}
+
+function readExactly(socket: net.Socket, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timeout')), 2000);
+    const onReadable = (): void => {
+      const chunk = socket.read(n) as Buffer | null;
+      if (chunk === null) return;
+      clearTimeout(timer);
+      socket.off('readable', onReadable);
+      resolve(chunk);
+    };
+    socket.on('readable', onReadable);
+  });
 }
 
 /** Copies `src` through the redactor to `dest` (without ending dest); resolves at the end. */

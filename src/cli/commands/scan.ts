@@ -7,11 +7,13 @@
  *
  * Opens the vault directly (a human command: OS keychain or master password); no host
  * is needed. The values are compiled into one automaton and zeroed once it is built; the
- * automaton is zeroed at the end.
+ * automaton is zeroed at the end. Every run is audited (`scan.run`, counts only).
  */
 import { flag, UsageError } from '../args.js';
 import { openVault, unlockForRead, type CommandContext } from '../context.js';
 import { writeJson } from '../io.js';
+import { sanitizeLine } from '../../shared/sanitize.js';
+import type { Vault } from '../../core/vault/vault.js';
 import { SecretStore } from '../../core/vault/secrets.js';
 import { ScanPatterns, type ScanTarget, type Finding } from '../../core/scan/scanner.js';
 import { READ_CHUNK_BYTES, scanFile, walkFiles, type FileScanStats } from '../../core/scan/files.js';
@@ -28,23 +30,26 @@ interface ReportedFinding {
   blob?: string;
 }
 
-/** Every version of every secret, decrypted. The caller zeroes the values. */
-async function loadTargets(ctx: CommandContext): Promise<ScanTarget[]> {
-  const vault = await openVault(ctx);
-  try {
-    await unlockForRead(ctx, vault);
-    const store = new SecretStore(vault);
-    const targets: ScanTarget[] = [];
-    for (const meta of store.list()) {
-      for (const v of store.versions(meta.name)) {
-        const revealed = store.reveal(meta.name, v.version);
-        targets.push({ secret: meta.name, version: v.version, state: v.state, value: revealed.value });
-      }
+/** Every version of every secret, decrypted from an unlocked vault. The caller zeroes the values. */
+function loadTargets(vault: Vault): ScanTarget[] {
+  const store = new SecretStore(vault);
+  const targets: ScanTarget[] = [];
+  for (const meta of store.list()) {
+    for (const v of store.versions(meta.name)) {
+      const revealed = store.reveal(meta.name, v.version);
+      targets.push({ secret: meta.name, version: v.version, state: v.state, value: revealed.value });
     }
-    return targets;
-  } finally {
-    vault.close();
   }
+  return targets;
+}
+
+/**
+ * Scanning decrypts every value, so it is on the record like any other use: one
+ * `scan.run` entry with counts and how the vault was opened — never a value, a file's
+ * content, nor the paths scanned. It is written even when the scan fails half-way.
+ */
+function auditScan(vault: Vault, detail: Record<string, unknown>): void {
+  vault.appendAudit({ event: 'scan.run', decision: detail.completed ? 'completed' : 'failed', reason: `unlocked with the ${detail.unlock}`, detail });
 }
 
 export async function scan(ctx: CommandContext): Promise<number> {
@@ -52,7 +57,16 @@ export async function scan(ctx: CommandContext): Promise<number> {
   if (paths.length === 0) throw new UsageError('usage: akc scan PATH… [--git] [--json]');
   const withGit = flag(ctx.args, 'git');
 
-  const targets = await loadTargets(ctx);
+  const vault = await openVault(ctx);
+  let unlock: 'keychain' | 'password';
+  let targets: ScanTarget[];
+  try {
+    unlock = await unlockForRead(ctx, vault);
+    targets = loadTargets(vault);
+  } catch (err) {
+    vault.close();
+    throw err;
+  }
   const patterns = new ScanPatterns(targets);
   for (const t of targets) t.value.fill(0);
   for (const s of patterns.skipped) ctx.note(`warning: ${s.secret} v${s.version} is too short to search for; skipped`);
@@ -62,7 +76,8 @@ export async function scan(ctx: CommandContext): Promise<number> {
     findings.push(f);
     if (ctx.json) return;
     const where = f.commit ? `${f.commit.slice(0, 12)}:${f.path}:${f.line}` : `${f.path}:${f.line}`;
-    ctx.io.stdout.write(`${where} ${f.secret} (v${f.version}, ${f.encoding})\n`);
+    // File names in a scanned tree are anyone's choice: inert on the terminal.
+    ctx.io.stdout.write(`${sanitizeLine(where, 4096)} ${sanitizeLine(f.secret)} (v${f.version}, ${f.encoding})\n`);
   };
   const fileStats: FileScanStats = { files: 0, bytes: 0, skipped: [] };
   const gitStats: GitScanStats = { blobs: 0, bytes: 0 };
@@ -70,6 +85,7 @@ export async function scan(ctx: CommandContext): Promise<number> {
   const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   const report = (f: Finding, path: string, extra: Partial<ReportedFinding> = {}): void =>
     print({ path, line: f.line, secret: f.secret, version: f.version, state: f.state, encoding: f.encoding, ...extra });
+  let completed = false;
   try {
     if (!patterns.empty) {
       for (const root of paths) {
@@ -81,9 +97,25 @@ export async function scan(ctx: CommandContext): Promise<number> {
         }
       }
     }
+    completed = true;
   } finally {
     buffer.fill(0);
     patterns.destroy();
+    try {
+      auditScan(vault, {
+        unlock,
+        paths: paths.length,
+        git: withGit,
+        files: fileStats.files,
+        blobs: gitStats.blobs,
+        secretVersions: targets.length - patterns.skipped.length,
+        hits: findings.length,
+        secretsFound: new Set(findings.map((f) => f.secret)).size,
+        completed,
+      });
+    } finally {
+      vault.close();
+    }
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const bytes = fileStats.bytes + gitStats.bytes;

@@ -7,6 +7,21 @@ import { formatTime, table, writeJson } from '../io.js';
 import { SecretStore, type SecretMeta } from '../../core/vault/secrets.js';
 import { lifecycleJson, lifecycleLines } from './secret-policy.js';
 import { applyPolicy } from '../../core/lifecycle/policy.js';
+import { didYouMean } from '../suggest.js';
+
+/** store.get, with "did you mean …?" naming the closest stored secret when NAME is missing. */
+function getWithSuggestion(store: SecretStore, name: string): SecretMeta {
+  try {
+    return store.get(name);
+  } catch (err) {
+    if (!(err instanceof AkcError) || err.code !== 'NOT_FOUND') throw err;
+    const near = didYouMean(
+      name,
+      store.list().map((m) => m.name),
+    );
+    throw near ? new AkcError('NOT_FOUND', err.message, { hint: `${near} (see \`akc secret list\`)` }) : err;
+  }
+}
 
 function nameArg(ctx: CommandContext): string {
   const [name, extra] = ctx.args.positionals;
@@ -28,9 +43,12 @@ function typeOption(ctx: CommandContext): SecretType | undefined {
 }
 
 export async function set(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).secretSet(ctx);
   const name = nameArg(ctx);
   const type = typeOption(ctx);
   const tags = options(ctx.args, 'tag');
+  if (flag(ctx.args, 'keep-newline') && !flag(ctx.args, 'value-stdin')) throw new UsageError('--keep-newline applies to --value-stdin');
   const vault = await openVault(ctx);
   try {
     const password = await unlockForWrite(ctx, vault);
@@ -97,11 +115,13 @@ export async function list(ctx: CommandContext): Promise<void> {
 }
 
 export async function show(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).secretShow(ctx);
   const name = nameArg(ctx);
   const vault = await openVault(ctx);
   try {
     const store = new SecretStore(vault);
-    const meta = store.get(name);
+    const meta = getWithSuggestion(store, name);
     const versions = store.versions(name);
     if (ctx.json) {
       return writeJson(ctx.io, {
@@ -138,11 +158,13 @@ export async function show(ctx: CommandContext): Promise<void> {
 }
 
 export async function rm(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).secretRm(ctx);
   const name = nameArg(ctx);
   const vault = await openVault(ctx);
   try {
     const store = new SecretStore(vault);
-    store.get(name); // NOT_FOUND before asking for a password
+    getWithSuggestion(store, name); // NOT_FOUND before asking for a password
     const password = await unlockForWrite(ctx, vault);
     password.fill(0);
     store.remove(name, { agent: 'cli' });

@@ -5,6 +5,7 @@ import { flag } from '../args.js';
 import { openVault, type CommandContext } from '../context.js';
 import { writeJson } from '../io.js';
 import { platformKeychainName } from '../../core/keychain/napi-keychain.js';
+import { keychainExposure, keychainUnlockByDefault } from '../../shared/keychain-default.js';
 import { vaultPath } from '../../core/store/database.js';
 import { socketIsLive } from '../../core/server/socket-file.js';
 import { configuredProxyPort, proxySocketPath, proxyUrl } from '../../core/proxy/config.js';
@@ -12,7 +13,12 @@ import { lifecycleReport, statusLifecycle, statusLines } from './secret-policy.j
 import type { LifecycleSnapshot } from '../../core/lifecycle/status.js';
 
 export async function init(ctx: CommandContext): Promise<void> {
-  const keychain = !flag(ctx.args, 'no-keychain');
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).init(ctx);
+  if (flag(ctx.args, 'keychain') && flag(ctx.args, 'no-keychain')) {
+    throw new AkcError('INVALID_ARGUMENT', '--keychain and --no-keychain contradict each other');
+  }
+  const keychain = flag(ctx.args, 'keychain') || (!flag(ctx.args, 'no-keychain') && keychainUnlockByDefault(process.platform));
   const vault = await openVault(ctx, { mustExist: false });
   try {
     if (vault.state !== 'uninitialized') {
@@ -33,12 +39,12 @@ export async function init(ctx: CommandContext): Promise<void> {
     ctx.io.stdout.write(`Created a vault in ${ctx.paths.dataDir}\n`);
     ctx.io.stdout.write(
       keychain
-        ? `Keychain unlock is on: an unlock key is stored in the ${platformKeychainName()}.\n` +
+        ? `Keychain unlock is on. ${keychainExposure(process.platform, platformKeychainName())}\n` +
+            (process.platform === 'darwin' ? '' : 'Turn it off with `akc keychain disable` to require the password every time.\n')
+        : 'Keychain unlock is off: the master password is needed to unlock the host.\n' +
             (process.platform === 'darwin'
               ? ''
-              : 'Note: on this OS any program running as you can read that entry; changes still need the password.\n' +
-                'Turn it off with `akc keychain disable` to require the password every time.\n')
-        : 'Keychain unlock is off: the master password is needed to unlock.\n',
+              : 'Keychain unlock (`akc keychain enable`) would let any program running as you read the unlock key; see SECURITY.md.\n'),
     );
   } finally {
     vault.close();
@@ -77,7 +83,11 @@ export async function keychain(ctx: CommandContext, enabled: boolean): Promise<v
     } finally {
       password.fill(0);
     }
-    ctx.io.stdout.write(enabled ? `Keychain unlock is on (${vault.keychain.description}).\n` : 'Keychain unlock is off.\n');
+    ctx.io.stdout.write(
+      enabled
+        ? `Keychain unlock is on (${vault.keychain.description}). ${keychainExposure(process.platform, vault.keychain.description)}\n`
+        : 'Keychain unlock is off.\n',
+    );
   } finally {
     vault.close();
   }
@@ -120,7 +130,8 @@ export async function status(ctx: CommandContext): Promise<void> {
         report.vault = report.host.vault ?? 'locked';
         report.keychainUnlock = vault.keychainUnlockEnabled;
         report.secrets = (vault.db.prepare('SELECT count(*) AS n FROM secrets').get() as { n: number }).n;
-        const port = configuredProxyPort(vault.db);
+        // The port is remembered in the vault, but nothing listens on it without a host.
+        const port = report.host.running ? configuredProxyPort(vault.db) : null;
         report.proxy.url = port ? proxyUrl(port) : null;
         lifecycle = statusLifecycle(vault.db);
         Object.assign(report, lifecycleReport(lifecycle));
@@ -138,7 +149,11 @@ export async function status(ctx: CommandContext): Promise<void> {
   ];
   if (report.keychainUnlock !== null) lines.push(`keychain   ${report.keychainUnlock ? 'unlock on' : 'unlock off (password only)'}`);
   if (report.secrets !== null) lines.push(`secrets    ${report.secrets}`);
-  lines.push(`proxy      ${report.proxy.url ? `${report.proxy.url} · ` : ''}${report.proxy.socket}`);
+  lines.push(
+    report.host.running
+      ? `proxy      ${report.proxy.url ? `${report.proxy.url} · ` : ''}${report.proxy.socket}`
+      : 'proxy      not running (it starts with the host)',
+  );
   if (lifecycle) lines.push(...statusLines(lifecycle));
   ctx.io.stdout.write(lines.join('\n') + '\n');
 }

@@ -2,11 +2,28 @@
  * The daemon's approver: one prompt at a time on its own terminal, answered with a
  * single key. Anything that needs the password (allow "always", or any allow while the
  * vault is locked) asks for it without echo. Deny is the default: Esc or Enter deny.
+ *
+ * With `requirePassword` (`akc daemon --approve-with-password`) EVERY allow asks for the
+ * master password, checked by the vault before the decision is recorded. A single key is
+ * typed as easily by another program of the same user (`tmux send-keys`, `screen -X
+ * stuff`, a TIOCSTI on older kernels) as by the human; the password is what that program
+ * does not have. Deny and "deny & block" stay one key: they only take access away, so a
+ * forged keystroke can cost an agent its request, never leak a value. A wrong password is
+ * audited; the request stays pending, and after MAX_PASSWORD_ATTEMPTS it is denied.
  */
-import { isAkcError } from '../../shared/errors.js';
+import { AkcError, isAkcError } from '../../shared/errors.js';
+import { sanitizeLine } from '../../shared/sanitize.js';
 import type { ApprovalOutcome, ApprovalScope, Approver, PendingApproval } from '../../core/approvals/types.js';
 import type { Host } from '../../core/host/host.js';
 import { describePending } from './format.js';
+
+/** Wrong passwords for one request before it is denied (each one is audited). */
+export const MAX_PASSWORD_ATTEMPTS = 3;
+
+export interface TtyApproverOptions {
+  /** Every allow needs the master password (`--approve-with-password`). */
+  requirePassword?: boolean;
+}
 
 type TtyIn = NodeJS.ReadStream;
 
@@ -25,12 +42,17 @@ export class TtyApprover implements Approver {
   private queue: readonly PendingApproval[] = [];
   private passwordFor: { key: string; buf: Buffer; len: number } | null = null;
   private busy = false;
+  /** Wrong passwords typed for the current request. */
+  private failures = 0;
+  private readonly requirePassword: boolean;
 
   constructor(
     private readonly host: Host,
     private readonly stdin: TtyIn,
     private readonly out: NodeJS.WritableStream,
+    opts: TtyApproverOptions = {},
   ) {
+    this.requirePassword = opts.requirePassword ?? false;
     stdin.setRawMode(true);
     stdin.resume();
     stdin.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -48,7 +70,7 @@ export class TtyApprover implements Approver {
     if (this.current?.id === id) {
       if (outcome.kind === 'timeout') this.out.write('  ⏱ no answer in time: denied (APPROVAL_TIMEOUT)\r\n');
       else if (outcome.kind === 'decided' && outcome.decision.by !== 'tty')
-        this.out.write(`  decided elsewhere (${outcome.decision.by})\r\n`);
+        this.out.write(`  decided elsewhere (${sanitizeLine(outcome.decision.by, 40)})\r\n`);
       this.clearPassword();
       this.current = null;
       this.next();
@@ -57,6 +79,7 @@ export class TtyApprover implements Approver {
 
   private next(): void {
     this.current = this.queue[0] ?? null;
+    this.failures = 0;
     if (!this.current) return;
     const lines = describePending(this.current, this.host.clock.now());
     this.out.write('\r\n' + '─'.repeat(72) + '\r\n' + lines.join('\r\n') + '\r\n');
@@ -83,7 +106,7 @@ export class TtyApprover implements Approver {
     const key = String.fromCharCode(byte).toLowerCase();
     const choice = KEYS[key];
     if (!choice) return;
-    if (choice.allow && (choice.scope === 'always' || this.current.needsUnlock || this.host.state !== 'unlocked')) {
+    if (choice.allow && (this.requirePassword || choice.scope === 'always' || this.current.needsUnlock || this.host.state !== 'unlocked')) {
       this.passwordFor = { key, buf: Buffer.alloc(1024), len: 0 };
       this.out.write(`${key}\r\n  master password (not echoed): `);
       return;
@@ -123,20 +146,58 @@ export class TtyApprover implements Approver {
     const choice = KEYS[key];
     if (!current || !choice) return;
     this.busy = true;
-    this.host
-      .decide(current.id, { allow: choice.allow, scope: choice.scope, block: choice.block ?? false, by: 'tty' }, password)
-      .then(
-        () => this.out.write(`  ${choice.label}\r\n`),
-        (err: unknown) => {
-          const msg = isAkcError(err) ? err.message : 'failed to record the decision';
-          this.out.write(`  ${msg}\r\n`);
-          if (isAkcError(err, 'WRONG_PASSWORD') && this.current?.id === current.id) this.out.write('> ');
-        },
-      )
-      .finally(() => {
-        password?.fill(0);
-        this.busy = false;
+    void this.decide(current, choice, password).finally(() => {
+      password?.fill(0);
+      this.busy = false;
+    });
+  }
+
+  private async decide(current: PendingApproval, choice: (typeof KEYS)[string], password?: Buffer): Promise<void> {
+    try {
+      if (choice.allow && this.requirePassword) await this.checkPassword(current, password);
+      await this.host.decide(current.id, { allow: choice.allow, scope: choice.scope, block: choice.block ?? false, by: 'tty' }, password);
+      this.out.write(`  ${choice.label}\r\n`);
+    } catch (err) {
+      const msg = isAkcError(err) ? err.message : 'failed to record the decision';
+      this.out.write(`  ${sanitizeLine(msg, 200)}\r\n`);
+      if (isAkcError(err, 'WRONG_PASSWORD') && this.current?.id === current.id) await this.afterWrongPassword(current);
+    }
+  }
+
+  /** --approve-with-password: the vault checks the password before anything is allowed. */
+  private async checkPassword(current: PendingApproval, password: Buffer | undefined): Promise<void> {
+    try {
+      if (!password || password.length === 0) throw new AkcError('WRONG_PASSWORD', 'wrong master password');
+      await this.host.vault.verifyPassword(password);
+    } catch (err) {
+      if (!isAkcError(err, 'WRONG_PASSWORD')) throw err;
+      const r = current.requester;
+      this.host.record({
+        event: 'approval.password',
+        agent: r.label,
+        pid: r.identity.pid,
+        exe: r.identity.exe,
+        secret: current.secrets.join(','),
+        decision: 'failed',
+        reason: 'wrong master password at the daemon terminal',
+        detail: { approval: current.id, attempt: this.failures + 1 },
       });
+      throw new AkcError('WRONG_PASSWORD', 'wrong master password: nothing was allowed');
+    }
+  }
+
+  private async afterWrongPassword(current: PendingApproval): Promise<void> {
+    this.failures += 1;
+    if (!this.requirePassword || this.failures < MAX_PASSWORD_ATTEMPTS) {
+      this.out.write('> ');
+      return;
+    }
+    try {
+      await this.host.decide(current.id, { allow: false, scope: 'once', block: false, by: 'tty' });
+      this.out.write(`  ${MAX_PASSWORD_ATTEMPTS} wrong passwords: denied\r\n`);
+    } catch (err) {
+      this.out.write(`  ${sanitizeLine(isAkcError(err) ? err.message : 'failed to record the decision', 200)}\r\n`);
+    }
   }
 }
 

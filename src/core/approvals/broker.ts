@@ -16,16 +16,31 @@ export interface BrokerOptions {
   maxUnanswered?: number;
   unansweredWindowMs?: number;
   cooldownMs?: number;
-  /** Caps: all pending approvals, and per requester. */
+  /** Caps: all pending approvals (MAX_PENDING_APPROVALS), and per requester (MAX_PENDING_PER_REQUESTER). */
   maxPending?: number;
   maxPendingPerRequester?: number;
 }
+
+/**
+ * The queue's size: what one human can work through, and a bound on the host's memory.
+ * Requests that join an identical pending one (collapsing) take no slot.
+ */
+export const MAX_PENDING_APPROVALS = 64;
+/**
+ * Each requester's share of the queue: distinct pending approvals per fingerprint. With
+ * 4 of 64 slots, one program flooding (many secrets, many purposes) cannot fill the queue
+ * for everyone else; it gets RATE_LIMITED past its share (issue 16: "64 requests fill the
+ * approval queue for everyone").
+ */
+export const MAX_PENDING_PER_REQUESTER = 4;
 
 interface Entry {
   pending: PendingApproval;
   key: string;
   promise: Promise<ApprovalOutcome>;
   resolve: (o: ApprovalOutcome) => void;
+  /** Ends the waiters with an error instead (a displaced request: RATE_LIMITED). */
+  reject: (err: AkcError) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -91,10 +106,15 @@ export class ApprovalBroker {
       onQueued?.(same.pending);
       return same.promise;
     }
-    const pendingTotal = this.entries.size;
-    const pendingMine = [...this.entries.values()].filter((e) => e.pending.requester.fingerprint === fp).length;
-    if (pendingTotal >= (this.opts.maxPending ?? 64) || pendingMine >= (this.opts.maxPendingPerRequester ?? 8)) {
-      throw new AkcError('RATE_LIMITED', 'too many approval requests are already waiting');
+    const share = this.opts.maxPendingPerRequester ?? MAX_PENDING_PER_REQUESTER;
+    const mine = this.pendingOf(fp).length;
+    if (mine >= share) {
+      throw new AkcError('RATE_LIMITED', `this program already has ${mine} approval requests waiting; wait for an answer`);
+    }
+    if (this.entries.size >= (this.opts.maxPending ?? MAX_PENDING_APPROVALS)) {
+      const victim = this.displaceable(mine);
+      if (!victim) throw new AkcError('RATE_LIMITED', 'too many approval requests are already waiting');
+      this.displace(victim);
     }
     const now = this.opts.clock.now();
     const pending: PendingApproval = {
@@ -106,10 +126,14 @@ export class ApprovalBroker {
       count: 1,
     };
     let resolve!: (o: ApprovalOutcome) => void;
-    const promise = new Promise<ApprovalOutcome>((r) => (resolve = r));
+    let reject!: (err: AkcError) => void;
+    const promise = new Promise<ApprovalOutcome>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
     const timer = setTimeout(() => this.finish(pending.id, { kind: 'timeout' }), this.opts.timeoutMs);
     timer.unref?.();
-    const entry: Entry = { pending, key, promise, resolve, timer };
+    const entry: Entry = { pending, key, promise, resolve, reject, timer };
     this.entries.set(pending.id, entry);
     this.byKey.set(key, entry);
     onQueued?.(pending);
@@ -128,6 +152,41 @@ export class ApprovalBroker {
   /** Ends every pending request (host stopping). */
   cancelAll(reason: string): void {
     for (const id of [...this.entries.keys()]) this.finish(id, { kind: 'cancelled', reason });
+  }
+
+  private pendingOf(fp: string): Entry[] {
+    return [...this.entries.values()].filter((e) => e.pending.requester.fingerprint === fp);
+  }
+
+  /**
+   * The queue is full. A requester holding `mine` entries may take the newest slot of the
+   * requester holding the most, if that one would still hold at least as many as the
+   * newcomer afterwards (so equal holders never trade places back and forth). Then filling
+   * the queue against everyone takes as many distinct programs as there are slots, each
+   * with one request, instead of a few programs asking for many secrets.
+   */
+  private displaceable(mine: number): Entry | null {
+    const byFp = new Map<string, Entry[]>();
+    for (const e of this.entries.values()) {
+      const fp = e.pending.requester.fingerprint;
+      byFp.set(fp, [...(byFp.get(fp) ?? []), e]);
+    }
+    let heaviest: Entry[] = [];
+    for (const list of byFp.values()) {
+      const newest = (l: Entry[]): number => Math.max(...l.map((e) => e.pending.createdAt));
+      if (list.length > heaviest.length || (list.length === heaviest.length && newest(list) > newest(heaviest))) heaviest = list;
+    }
+    if (heaviest.length <= mine + 1) return null;
+    return heaviest.reduce((a, b) => (b.pending.createdAt >= a.pending.createdAt ? b : a));
+  }
+
+  /** Ends a displaced request: its waiters get RATE_LIMITED (the host audits each refusal). */
+  private displace(entry: Entry): void {
+    clearTimeout(entry.timer);
+    this.entries.delete(entry.pending.id);
+    this.byKey.delete(entry.key);
+    entry.reject(new AkcError('RATE_LIMITED', 'too many approval requests are waiting; this program holds the most, so its newest one was dropped'));
+    this.approver.ended(entry.pending.id, { kind: 'cancelled', reason: 'displaced: the approval queue is full' }, this.list());
   }
 
   private finish(id: string, outcome: ApprovalOutcome): void {

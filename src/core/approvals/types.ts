@@ -10,8 +10,8 @@ export interface ApprovalSubject {
   secrets: string[];
   /** What the agent says it needs it for: *claimed*, never verified. */
   purpose: string | null;
-  /** For the brokering proxy: method, host and path. */
-  http?: { method: string; host: string; path: string } | null;
+  /** For the brokering proxy: method, host and path (and the binding, for the grant's channel). */
+  http?: { method: string; host: string; path: string; binding?: string } | null;
 }
 
 export interface PendingApproval extends ApprovalSubject {

@@ -11,7 +11,7 @@ import type { Database } from 'better-sqlite3';
 import type { ActivityEntry, ActivityPage, VerbInput } from '../../shared/contract.js';
 import type { AuditRow } from '../audit/chain.js';
 import { auditWhere } from '../audit/log.js';
-import { activityEntry } from './views.js';
+import { activityEntry, activityRecord } from './views.js';
 
 export type ActivityFilter = Omit<VerbInput<'queryActivity'>, 'beforeSeq' | 'limit'>;
 
@@ -89,7 +89,8 @@ export class ActivityReader {
   entry(seq: number): (ActivityEntry & { detail: Record<string, unknown> | null }) | null {
     const row = this.db.prepare('SELECT * FROM audit WHERE seq = ?').get(seq) as AuditRow | undefined;
     if (!row) return null;
-    return { ...activityEntry(row), detail: parseDetail(row.detail) };
+    // Raw fields: the service matches them against agents and executables (never shown as is).
+    return { ...activityRecord(row), detail: parseDetail(row.detail) };
   }
 
   /** When this requester (an agent name or program label) last asked for something. */

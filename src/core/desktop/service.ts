@@ -47,6 +47,7 @@ import { toContractError, type Envelope } from './errors.js';
 import { noClipboard, noSaveDialog, type ClipboardPort, type SaveDialogPort } from './ports.js';
 import { readSettings, writeSettings, type StoredSettings } from './settings.js';
 import { agentView, approvalView, grantView } from './views.js';
+import { sanitizeLine } from '../../shared/sanitize.js';
 import { clearAlertFromUi, lifecycleView, rotateFromUi, setGuardFromUi, type LifecycleView } from '../lifecycle/desktop.js';
 import type { RotateResult } from '../lifecycle/rotation.js';
 
@@ -357,7 +358,13 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     return {
       vault: state.vault,
       hostConflict: this.conflict !== null,
-      approvals: (host?.broker.list() ?? []).map((p) => ({ id: p.id, program: p.requester.label, secrets: p.secrets, count: p.count })),
+      // Tray menu labels are native text: the same sanitizing as the views (program names are the agent's choice).
+      approvals: (host?.broker.list() ?? []).map((p) => ({
+        id: p.id,
+        program: sanitizeLine(p.requester.label, 80),
+        secrets: p.secrets.map((n) => sanitizeLine(n)),
+        count: p.count,
+      })),
       secrets,
     };
   }

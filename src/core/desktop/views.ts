@@ -1,4 +1,13 @@
-/** Core records → the contract's view types (what the renderer sees). Never a value. */
+/**
+ * Core records → the contract's view types (what the renderer sees). Never a value.
+ *
+ * Every string a process or client chose (program label, paths, argv, cwd, purpose,
+ * requested names, HTTP request, audit reasons that quote them) passes through
+ * sanitizeLine here, once, for every screen: React escapes HTML, but a bidi override
+ * (U+202E) or zero-width characters would still make the renderer show a different
+ * program than the one asking.
+ */
+import { sanitizeLine, sanitizeOptional } from '../../shared/sanitize.js';
 import type { ActivityEntry, AgentView, ApprovalView, GrantView, ProcessView } from '../../shared/contract.js';
 import type { AuditEntry } from '../audit/chain.js';
 import type { PendingApproval } from '../approvals/types.js';
@@ -6,7 +15,8 @@ import type { ProcessSummary } from '../identity/index.js';
 import type { AgentRecord } from '../policy/agents.js';
 import type { Grant } from '../policy/grants.js';
 
-export function activityEntry(e: Pick<AuditEntry, keyof ActivityEntry>): ActivityEntry {
+/** An audit entry's fields as stored (for the service's own lookups; not for display). */
+export function activityRecord(e: Pick<AuditEntry, keyof ActivityEntry>): ActivityEntry {
   return {
     seq: e.seq,
     ts: e.ts,
@@ -22,8 +32,25 @@ export function activityEntry(e: Pick<AuditEntry, keyof ActivityEntry>): Activit
   };
 }
 
+/** An audit entry as the activity screens show it. */
+export function activityEntry(e: Pick<AuditEntry, keyof ActivityEntry>): ActivityEntry {
+  return {
+    seq: e.seq,
+    ts: e.ts,
+    event: sanitizeLine(e.event),
+    agent: sanitizeOptional(e.agent),
+    pid: e.pid,
+    exe: sanitizeOptional(e.exe),
+    secret: sanitizeOptional(e.secret),
+    version: e.version,
+    decision: sanitizeOptional(e.decision),
+    purpose: sanitizeOptional(e.purpose),
+    reason: sanitizeOptional(e.reason),
+  };
+}
+
 function processView(p: ProcessSummary): ProcessView {
-  return { pid: p.pid, exe: p.exe, script: p.script, argv: p.argv.slice(), cwd: p.cwd };
+  return { pid: p.pid, exe: sanitizeOptional(p.exe), script: sanitizeOptional(p.script), argv: p.argv.map((a) => sanitizeLine(a)), cwd: sanitizeOptional(p.cwd) };
 }
 
 /** `vaultUnlocked`: allowing also needs the password when the vault is locked now. */
@@ -31,20 +58,20 @@ export function approvalView(p: PendingApproval, vaultUnlocked: boolean): Approv
   const id = p.requester.identity;
   return {
     id: p.id,
-    agent: p.requester.agent?.name ?? null,
-    program: p.requester.label,
+    agent: sanitizeOptional(p.requester.agent?.name ?? null),
+    program: sanitizeLine(p.requester.label),
     pid: id.pid,
     uid: id.uid,
-    exe: id.exe,
-    script: id.script,
-    exeSha256: id.exeSha256,
-    argv: id.argv.slice(),
-    cwd: id.cwd,
+    exe: sanitizeOptional(id.exe),
+    script: sanitizeOptional(id.script),
+    exeSha256: sanitizeOptional(id.exeSha256),
+    argv: id.argv.map((a) => sanitizeLine(a)),
+    cwd: sanitizeOptional(id.cwd),
     parents: id.parents.map(processView),
     badge: p.badge,
-    secrets: p.secrets.slice(),
-    purpose: p.purpose,
-    http: p.http ? { method: p.http.method, host: p.http.host, path: p.http.path } : null,
+    secrets: p.secrets.map((n) => sanitizeLine(n)),
+    purpose: sanitizeOptional(p.purpose),
+    http: p.http ? { method: sanitizeLine(p.http.method), host: sanitizeLine(p.http.host), path: sanitizeLine(p.http.path) } : null,
     count: p.count,
     createdAt: p.createdAt,
     expiresAt: p.expiresAt,
@@ -56,11 +83,11 @@ export function approvalView(p: PendingApproval, vaultUnlocked: boolean): Approv
 export function agentView(a: AgentRecord, lastSeenAt: number | null): AgentView {
   return {
     id: a.id,
-    name: a.name,
-    exePath: a.exePath,
-    exeSha256: a.exeSha256,
-    argPattern: a.argPattern,
-    cwdPattern: a.cwdPattern,
+    name: sanitizeLine(a.name),
+    exePath: sanitizeLine(a.exePath),
+    exeSha256: sanitizeOptional(a.exeSha256),
+    argPattern: sanitizeOptional(a.argPattern),
+    cwdPattern: sanitizeOptional(a.cwdPattern),
     createdAt: a.createdAt,
     lastSeenAt,
   };
@@ -76,15 +103,15 @@ export function grantView(g: Grant, labelFor: (fingerprint: string) => string | 
   const requester = g.agentName ?? (g.fingerprint ? labelFor(g.fingerprint) : null) ?? basename(g.exePath) ?? g.fingerprint ?? 'unknown';
   return {
     id: g.id,
-    requester,
-    exePath: g.exePath,
-    exeSha256: g.exeSha256,
-    secretPattern: g.secretPattern,
+    requester: sanitizeLine(requester),
+    exePath: sanitizeOptional(g.exePath),
+    exeSha256: sanitizeOptional(g.exeSha256),
+    secretPattern: sanitizeLine(g.secretPattern),
     effect: g.effect,
     scope: g.scope,
     expiresAt: g.expiresAt,
     usesLeft: g.usesLeft,
     createdAt: g.createdAt,
-    createdBy: g.createdBy,
+    createdBy: sanitizeLine(g.createdBy),
   };
 }

@@ -40,6 +40,16 @@ export interface HostOptions {
   lifecycle?: HostLifecycleOptions;
 }
 
+/**
+ * A decision authorised over the admin channel: the caller (server/admin-handlers.ts)
+ * verified the CLI's challenge–response proof; `kek` (the password's KEK, wiped by the
+ * caller) unlocks a locked vault.
+ */
+export interface ProvenAdmin {
+  kind: 'admin-proof';
+  kek: Buffer | null;
+}
+
 /** One agent connection's view: what the kernel said, and the agent hint from `hello`. */
 export interface Session {
   identity: PeerIdentity;
@@ -252,7 +262,14 @@ export class Host extends EventEmitter<HostEvents> {
 
     const askFirst = !this.unlocked || !grant;
     if (askFirst) {
-      const outcome = await this.askHuman(requester, [params.name], purpose, Boolean(grant), onPending);
+      let outcome: ApprovalOutcome;
+      try {
+        outcome = await this.askHuman(requester, [params.name], purpose, Boolean(grant), onPending);
+      } catch (err) {
+        // The approval queue is full or this program used up its share (broker): audited too.
+        if (isAkcError(err) && err.code === 'RATE_LIMITED') return deny('rate limited', err);
+        throw err;
+      }
       if (outcome.kind !== 'decided') {
         const locked = this.vault.state !== 'unlocked';
         if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
@@ -262,7 +279,7 @@ export class Host extends EventEmitter<HostEvents> {
       const d = outcome.decision;
       if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
       if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
-      if (!grant) grant = this.grants.get(this.lastGrantFor(requester, params.name)) ?? null;
+      if (!grant) grant = this.grants.get(this.lastGrantFor(requester, params.name, 'secret')) ?? null;
       // While a human decided, the secret may have expired or its pinned version retired.
       const stale = this.lifecycle.recheck([meta], params.version);
       if (stale) return deny(stale.reason, stale.error);
@@ -315,7 +332,14 @@ export class Host extends EventEmitter<HostEvents> {
     const uncovered = names.filter((n) => !grants.get(n));
     if (this.vault.state !== 'unlocked' || uncovered.length > 0) {
       const asked = uncovered.length > 0 ? uncovered : names;
-      const outcome = await this.askHuman(requester, asked, purpose, uncovered.length === 0, onPending);
+      let outcome: ApprovalOutcome;
+      try {
+        outcome = await this.askHuman(requester, asked, purpose, uncovered.length === 0, onPending);
+      } catch (err) {
+        // The approval queue is full or this program used up its share (broker): audited too.
+        if (isAkcError(err) && err.code === 'RATE_LIMITED') return deny('rate limited', err);
+        throw err;
+      }
       if (outcome.kind !== 'decided') {
         if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
         if (this.vault.state !== 'unlocked')
@@ -325,7 +349,7 @@ export class Host extends EventEmitter<HostEvents> {
       const d = outcome.decision;
       if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
       if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
-      for (const name of uncovered) grants.set(name, this.grants.get(this.lastGrantFor(requester, name)) ?? null);
+      for (const name of uncovered) grants.set(name, this.grants.get(this.lastGrantFor(requester, name, 'secret')) ?? null);
     }
     for (const name of names) {
       const g = grants.get(name) ?? null;
@@ -362,7 +386,9 @@ export class Host extends EventEmitter<HostEvents> {
   ): Promise<{ value: Buffer; version: number; grantId: string | null }> {
     const who = this.who(requester);
     const purpose = params.purpose ?? null;
-    const http = { method: params.http.method, host: params.http.host, path: params.http.path };
+    // Proxy grants are per binding (channel 'proxy'): they never serve secret.get.
+    const binding = typeof params.detail?.binding === 'string' ? params.detail.binding : '';
+    const http = { method: params.http.method, host: params.http.host, path: params.http.path, binding };
     const detail = { ...params.detail, ...http };
     const deny = async (reason: string, err: AkcError): Promise<never> => {
       await this.writer.write([{ ...who, event: 'proxy.deny', secret: params.secret, decision: 'deny', purpose, reason, detail }]);
@@ -377,7 +403,8 @@ export class Host extends EventEmitter<HostEvents> {
     if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${params.secret}`));
     const refused = this.lifecycle.screen(requester, [meta]);
     if (refused) return deny(refused.reason, refused.error);
-    let grant = this.lifecycle.unlessRotated(this.grants.decide(requester, params.secret, this.clock.now()), params.secret);
+    const use = { binding, method: http.method, path: http.path };
+    let grant = this.lifecycle.unlessRotated(this.grants.decide(requester, params.secret, this.clock.now(), use), params.secret);
     if (grant?.effect === 'deny') return deny(`blocked by grant ${grant.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
     if (this.vault.state !== 'unlocked' || !grant) {
       let outcome: ApprovalOutcome;
@@ -396,7 +423,7 @@ export class Host extends EventEmitter<HostEvents> {
       const d = outcome.decision;
       if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
       if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
-      if (!grant) grant = this.grants.get(this.lastGrantFor(requester, params.secret)) ?? null;
+      if (!grant) grant = this.grants.get(this.lastGrantFor(requester, params.secret, 'proxy')) ?? null;
     }
     if (grant && !this.grants.consume(grant)) return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
     const revealed = this.secrets.reveal(meta.name);
@@ -454,8 +481,8 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Grants created by decisions are remembered per request so getSecret can consume them. */
   private readonly decidedGrants = new Map<string, string>();
-  private lastGrantFor(requester: Requester, secret: string): string {
-    return this.decidedGrants.get(`${requester.fingerprint}\0${secret}`) ?? '';
+  private lastGrantFor(requester: Requester, secret: string, channel: Grant['channel']): string {
+    return this.decidedGrants.get(`${requester.fingerprint}\0${secret}\0${channel}`) ?? '';
   }
 
   private async askHuman(
@@ -491,13 +518,20 @@ export class Host extends EventEmitter<HostEvents> {
    * A human decides a pending request. Allowing a request that needs an unlock, or
    * allowing "always", needs the master password (`password`), checked here.
    */
-  async decide(approvalId: string, decision: ApprovalDecision, password?: Buffer): Promise<PendingApproval> {
+  async decide(approvalId: string, decision: ApprovalDecision, password?: Buffer | ProvenAdmin): Promise<PendingApproval> {
     const pending = this.broker.get(approvalId);
     if (!pending)
       throw new AkcError('NOT_FOUND', `no pending approval ${approvalId}`, { hint: 'it may have timed out; see `akc approvals`' });
     if (decision.allow && (decision.scope === 'always' || pending.needsUnlock || this.vault.state !== 'unlocked')) {
       if (!password) throw new AkcError('WRONG_PASSWORD', 'this decision needs the master password');
-      if (this.vault.state !== 'unlocked') await this.unlockWithPassword(password, decision.by);
+      if (!Buffer.isBuffer(password)) {
+        // A verified admin proof (server/admin-handlers.ts); a locked vault needs its KEK too.
+        if (this.vault.state !== 'unlocked') {
+          if (!password.kek) throw new AkcError('LOCKED', 'the vault is locked', { hint: 'unlock it first (`akc unlock`)' });
+          this.vault.unlockWithKek(password.kek);
+          this.record({ event: 'vault.unlock', decision: 'ok', reason: `password (${decision.by})` });
+        }
+      } else if (this.vault.state !== 'unlocked') await this.unlockWithPassword(password, decision.by);
       else await this.vault.verifyPassword(password);
       // The unlock itself releases requests a grant already covers: nothing is left to decide.
       if (!this.broker.get(approvalId)) return pending;
@@ -507,8 +541,8 @@ export class Host extends EventEmitter<HostEvents> {
     durableTransaction(this.vault.db, () => {
       if (decision.allow && !pending.coveredByGrant) {
         for (const secret of pending.secrets) {
-          const g = this.grants.create(this.grantFromDecision(r, secret, decision.scope, decision.by, now), now);
-          this.decidedGrants.set(`${r.fingerprint}\0${secret}`, g.id);
+          const g = this.grants.create(this.grantFromDecision(r, secret, decision.scope, decision.by, now, pending.http), now);
+          this.decidedGrants.set(`${r.fingerprint}\0${secret}\0${g.channel}`, g.id);
         }
       }
       if (!decision.allow && decision.block) {
@@ -542,9 +576,22 @@ export class Host extends EventEmitter<HostEvents> {
     return pending;
   }
 
-  private grantFromDecision(r: Requester, secret: string, scope: ApprovalScope, by: string, now: number): GrantInput {
+  private grantFromDecision(
+    r: Requester,
+    secret: string,
+    scope: ApprovalScope,
+    by: string,
+    now: number,
+    http: ApprovalSubject['http'] = null,
+  ): GrantInput {
     const ms = SCOPE_MS[scope];
+    // An approved proxy call makes a proxy-channel grant for its binding: "once" covers
+    // exactly that method and path, longer scopes whatever the binding itself allows.
+    const proxy: Partial<GrantInput> = http
+      ? { channel: 'proxy', proxyBinding: http.binding ?? '', proxyRule: scope === 'once' ? `${http.method.toUpperCase()} ${http.path}` : '* /**' }
+      : {};
     return {
+      ...proxy,
       agentId: r.agent?.id ?? null,
       fingerprint: r.agent ? null : r.fingerprint,
       exePath: r.identity.exe,

@@ -7,11 +7,24 @@
 import type net from 'node:net';
 import { hashExecutable } from './exe-hash.js';
 import { closePidfd, getPeerCredentials, pidfdRefersTo } from './peercred.js';
+import { hashScript, readInjectedCode } from './code-check.js';
 import { parentChain, readProcessInfo, readStartTime, type ProcessInfo } from './process-info.js';
 
 export { getPeerCredentials, pidfdRefersTo, closePidfd, type PeerCredentials } from './peercred.js';
-export { readProcessInfo, readStartTime, parentChain, scriptFromArgv, type ProcessInfo } from './process-info.js';
+export {
+  readProcessInfo,
+  readStartTime,
+  readEnviron,
+  parentChain,
+  scriptFromArgv,
+  scriptIndexInArgv,
+  codeFlagsFromArgv,
+  interpreterFamily,
+  type ProcessInfo,
+} from './process-info.js';
 export { hashExecutable, exeHashCacheStats, clearExeHashCache } from './exe-hash.js';
+export { hashScript, injectedCodeOf, readInjectedCode, type CodeCheck } from './code-check.js';
+export { injectedVariables, nodeOptionsInjects, whyInjects } from './injection.js';
 
 export interface ProcessSummary {
   pid: number;
@@ -19,7 +32,13 @@ export interface ProcessSummary {
   argv: string[];
   cwd: string | null;
   uid: number | null;
+  /** From argv: a claim (see process-info.ts). */
   script: string | null;
+  /**
+   * Code besides the program's own (code-check.ts): injecting variable names and options;
+   * null when the environment could not be read; absent when nobody looked.
+   */
+  injectedCode?: string[] | null;
 }
 
 export interface PeerIdentity extends ProcessSummary {
@@ -37,6 +56,16 @@ export interface PeerIdentity extends ProcessSummary {
    * while we looked: only the kernel credentials are kept, everything else is null/empty).
    */
   pidCheck: 'pidfd' | 'starttime' | 'vanished';
+  /** SHA-256 of the script file's content (code-check.ts); the host refreshes it per request. */
+  scriptSha256?: string | null;
+  /** See ProcessSummary.injectedCode; for the peer itself an unreadable environment makes it unidentified. */
+  injectedCode?: string[] | null;
+  /**
+   * Why this peer cannot be identified (it exited, its executable or environment could not
+   * be read). The host refuses every request of an unidentified peer rather than giving it
+   * the one fingerprint all such peers would share.
+   */
+  unidentified?: string | null;
 }
 
 function summary(p: ProcessInfo): ProcessSummary {
@@ -64,8 +93,10 @@ export async function identifyPeer(socket: net.Socket): Promise<PeerIdentity> {
     const { pid } = creds;
     const startBefore = readStartTime(pid);
     const info = readProcessInfo(pid);
+    const injectedCode = readInjectedCode(info);
     const exeSha256 = await hashOf(pid, info.exe);
-    const parents = parentChain(pid).map(summary);
+    const scriptSha256 = await hashScript(info.script);
+    const parents = parentChain(pid).map((p) => ({ ...summary(p), injectedCode: readInjectedCode(p) }));
     // Verify only after every read, so a pid recycled at any point during them is caught.
     let pidCheck: PeerIdentity['pidCheck'];
     if (creds.pidfd !== undefined) pidCheck = pidfdRefersTo(creds.pidfd, pid) ? 'pidfd' : 'vanished';
@@ -84,8 +115,16 @@ export async function identifyPeer(socket: net.Socket): Promise<PeerIdentity> {
         startTime: null,
         parents: [],
         pidCheck,
+        scriptSha256: null,
+        injectedCode: null,
+        unidentified: 'it exited before it could be identified',
       };
     }
+    const linux = process.platform === 'linux';
+    let unidentified: string | null = null;
+    // A zombie or a process we may not trace has no readable exe: it is nobody, not "?".
+    if (info.exe === null && linux) unidentified = 'its executable could not be read';
+    else if (injectedCode === null) unidentified = 'its environment could not be read';
     return {
       ...summary(info),
       uid: creds.uid,
@@ -94,6 +133,9 @@ export async function identifyPeer(socket: net.Socket): Promise<PeerIdentity> {
       startTime: info.startTime,
       parents,
       pidCheck,
+      scriptSha256,
+      injectedCode,
+      unidentified,
     };
   } finally {
     closePidfd(creds);

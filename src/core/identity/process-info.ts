@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { parseEnviron } from './injection.js';
 
 export interface ProcessInfo {
   pid: number;
@@ -86,8 +87,29 @@ export function readProcessInfo(pid: number): ProcessInfo {
     ppid: stat?.ppid ?? null,
     startTime: stat?.startTime ?? null,
     comm: stat?.comm ?? null,
-    script: scriptFromArgv(argv, { exe, cwd }),
+    script: realScript(scriptFromArgv(argv, { exe, cwd })),
   };
+}
+
+/**
+ * A script path with its symlinks resolved (`akc` on PATH is a link to bin/akc.js), as
+ * agent rules store them; kept as is when it cannot be resolved. It is still the path argv
+ * claims: nothing records which file the interpreter really read.
+ */
+function realScript(script: string | null): string | null {
+  if (script === null || script.startsWith('-m ') || !path.isAbsolute(script)) return script;
+  return tryRead(() => fs.realpathSync(script)) ?? script;
+}
+
+/**
+ * The environment `pid` was started with (/proc/<pid>/environ), every value of every name;
+ * null when it cannot be read (gone, or not ours). A process can rewrite this block in its
+ * own memory, so it is evidence of how it was launched, not proof.
+ */
+export function readEnviron(pid: number): Map<string, string[]> | null {
+  if (!hasProc) return null;
+  const raw = tryRead(() => fs.readFileSync(`/proc/${pid}/environ`));
+  return raw === null ? null : parseEnviron(raw);
 }
 
 /** Ancestors of `pid`, nearest first, up to and including pid 1; stops early at unreadable ones. */
@@ -147,6 +169,8 @@ function readProcessInfoPs(pid: number): ProcessInfo {
 
 /** How an interpreter's command line is parsed, just enough to find the script it runs. */
 interface Syntax {
+  /** The family name shown in labels (`node --require`). */
+  name: string;
   /** Short options taking a value, attached (-Xdev) or as the next argument (-X dev). */
   shortValue: string;
   /** Short options that swallow the rest of their token only (perl -i.bak). */
@@ -160,11 +184,19 @@ interface Syntax {
   shortModule?: string;
   /** deno/bun: subcommands followed by a script, e.g. `deno run file`. */
   subcommands?: string[];
+  /**
+   * Options that load code besides the script (a preload, a loader, an include path, a
+   * debugger anyone of this user can attach to). Whether they take a value is still said
+   * by shortValue/longValue/shortAttached.
+   */
+  shortLoad?: string;
+  longLoad?: string[];
 }
 
-const SHELL: Syntax = { shortValue: 'oO', longValue: ['--rcfile', '--init-file'], shortCode: 'cs', longCode: [] };
+const SHELL: Syntax = { name: 'sh', shortValue: 'oO', longValue: ['--rcfile', '--init-file'], shortCode: 'cs', longCode: [] };
 const SYNTAX: Record<string, Syntax> = {
   node: {
+    name: 'node',
     shortValue: 'rC',
     longValue: [
       '--require',
@@ -174,6 +206,7 @@ const SYNTAX: Record<string, Syntax> = {
       '--conditions',
       '--input-type',
       '--env-file',
+      '--env-file-if-exists',
       '--title',
       '--inspect-port',
       '--watch-path',
@@ -186,29 +219,70 @@ const SYNTAX: Record<string, Syntax> = {
     ],
     shortCode: 'epi',
     longCode: ['--eval', '--print', '--interactive', '--run'],
+    shortLoad: 'r',
+    longLoad: [
+      '--require',
+      '--import',
+      '--loader',
+      '--experimental-loader',
+      // An env file may set NODE_OPTIONS (node honours it from the file).
+      '--env-file',
+      '--env-file-if-exists',
+      // The inspector runs any code a local client sends it.
+      '--inspect',
+      '--inspect-brk',
+      '--inspect-wait',
+      '--experimental-policy',
+    ],
   },
-  python: { shortValue: 'XWQ', longValue: ['--check-hash-based-pycs'], shortCode: 'c', longCode: [], shortModule: 'm' },
+  python: {
+    name: 'python',
+    shortValue: 'XWQ',
+    longValue: ['--check-hash-based-pycs'],
+    shortCode: 'c',
+    longCode: [],
+    shortModule: 'm',
+    // -i: an interactive prompt (code from stdin) after the script.
+    shortLoad: 'i',
+  },
   sh: SHELL,
   ruby: {
+    name: 'ruby',
     shortValue: 'ICEr',
     longValue: ['--encoding', '--external-encoding', '--internal-encoding'],
     shortCode: 'e',
     longCode: [],
+    // -r requires a library, -I puts a directory first on the load path.
+    shortLoad: 'rI',
   },
-  perl: { shortValue: 'I', shortAttached: 'iMmx0CdD', longValue: [], shortCode: 'eE', longCode: [] },
+  perl: {
+    name: 'perl',
+    shortValue: 'I',
+    shortAttached: 'iMmx0CdD',
+    longValue: [],
+    shortCode: 'eE',
+    longCode: [],
+    // -M/-m load a module, -I an include directory, -d a debugger module.
+    shortLoad: 'MmId',
+  },
   deno: {
+    name: 'deno',
     shortValue: 'cL',
-    longValue: ['--config', '--import-map', '--lock', '--cert', '--location', '--seed', '--ext', '--log-level'],
+    longValue: ['--config', '--import-map', '--lock', '--cert', '--location', '--seed', '--ext', '--log-level', '--preload'],
     shortCode: '',
     longCode: [],
     subcommands: ['run', 'serve', 'test', 'bench'],
+    longLoad: ['--preload', '--import-map', '--inspect', '--inspect-brk', '--inspect-wait'],
   },
   bun: {
+    name: 'bun',
     shortValue: 'r',
     longValue: ['--cwd', '--preload', '--env-file', '--config'],
     shortCode: 'ep',
     longCode: ['--eval', '--print'],
     subcommands: ['run', 'test'],
+    shortLoad: 'r',
+    longLoad: ['--preload', '--env-file', '--inspect', '--inspect-brk', '--inspect-wait'],
   },
 };
 
@@ -226,28 +300,84 @@ function interpreterOf(name: string): Syntax | null {
 }
 
 /**
+ * The interpreter family of an executable (`node`, `python`, `sh`, `ruby`, `perl`, `deno`,
+ * `bun`), or null when it is not an interpreter this module knows.
+ */
+export function interpreterFamily(exe: string | null | undefined): string | null {
+  return exe ? (interpreterOf(exe)?.name ?? null) : null;
+}
+
+/**
+ * The syntax to read argv with. The kernel's exe decides; argv[0] (which a process writes
+ * itself) is used only when the exe is unknown (macOS when `ps` shows no path). Otherwise a
+ * native program could rewrite its argv to `node /path/agent.js` and be taken for that script.
+ */
+function syntaxFor(argv: readonly string[], exe: string | null | undefined): Syntax | null {
+  if (exe) return interpreterOf(exe);
+  return argv[0] ? interpreterOf(argv[0]) : null;
+}
+
+/**
  * The script an interpreter runs, from its argv: `python -u x.py` → `<cwd>/x.py`,
  * `python -m mod` → `-m mod`, `deno run --allow-net a.ts` → `<cwd>/a.ts`. Null for a
  * non-interpreter, inline code (`bash -c`, `node -e`), stdin (`-`) or no script (a REPL).
  * The interpreter is recognised from the kernel's exe when known, else from argv[0].
  */
 export function scriptFromArgv(argv: readonly string[], opts: { exe?: string | null; cwd?: string | null } = {}): string | null {
-  const syntax = (opts.exe ? interpreterOf(opts.exe) : null) ?? (argv[0] ? interpreterOf(argv[0]) : null);
+  const syntax = syntaxFor(argv, opts.exe);
   if (!syntax) return null;
-  const found = findScript(argv, syntax);
+  const found = scanArgv(argv, syntax).script;
   if (found === null || found.startsWith('-m ')) return found;
   return opts.cwd && !path.isAbsolute(found) ? path.resolve(opts.cwd, found) : found;
 }
 
-function findScript(argv: readonly string[], s: Syntax): string | null {
+/** The index in argv of the script an interpreter runs (see scriptFromArgv), or null. */
+export function scriptIndexInArgv(argv: readonly string[], exe: string | null | undefined): number | null {
+  const syntax = syntaxFor(argv, exe);
+  if (!syntax) return null;
+  const r = scanArgv(argv, syntax);
+  return r.script === null || r.script.startsWith('-m ') ? null : r.index;
+}
+
+/**
+ * What in an interpreter's argv runs code other than a script file that can be checked:
+ * preload/loader/include/debugger options (`node --require`), inline code (`node -e`,
+ * `python -c`), a module (`python -m`: no file to hash), or no script at all (stdin, a
+ * REPL). Labels name the option only, never its value. Empty for non-interpreters.
+ */
+export function codeFlagsFromArgv(argv: readonly string[], exe: string | null | undefined): string[] {
+  const syntax = syntaxFor(argv, exe);
+  if (!syntax) return [];
+  const r = scanArgv(argv, syntax);
+  const flags = r.loads.map((f) => `${syntax.name} ${f}`);
+  if (r.inline !== null) flags.push(`inline code (${syntax.name} ${r.inline})`);
+  else if (r.script === null) flags.push(`code from stdin or a prompt (${syntax.name} without a script file)`);
+  else if (r.script.startsWith('-m ')) flags.push(`module (${syntax.name} -m: no script file to check)`);
+  return flags;
+}
+
+interface Scan {
+  script: string | null;
+  /** argv index of the script (or of the -m group). */
+  index: number;
+  /** Code-loading options seen before the script. */
+  loads: string[];
+  /** The inline-code option that ended the scan (`-e`, `-c`, `--eval`, `-` for stdin). */
+  inline: string | null;
+}
+
+function scanArgv(argv: readonly string[], s: Syntax): Scan {
+  const loads: string[] = [];
+  const done = (script: string | null, index: number, inline: string | null = null): Scan => ({ script, index, loads, inline });
   let sawSubcommand = false;
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--') return argv[i + 1] ?? null;
-    if (arg === '-') return null; // script from stdin
+    if (arg === '--') return argv[i + 1] === undefined ? done(null, i) : done(argv[i + 1]!, i + 1);
+    if (arg === '-') return done(null, i, '-'); // script from stdin
     if (arg.startsWith('--')) {
       const name = arg.split('=', 1)[0]!;
-      if (s.longCode.includes(name)) return null;
+      if (s.longCode.includes(name)) return done(null, i, name);
+      if (s.longLoad?.some((l) => name === l || (l.startsWith('--inspect') && name.startsWith(l)))) loads.push(name);
       if (s.longValue.includes(name) && !arg.includes('=')) i++;
       continue; // a flag such as --experimental-vm-modules or --allow-net
     }
@@ -256,10 +386,11 @@ function findScript(argv: readonly string[], s: Syntax): string | null {
       for (let j = 1; j < arg.length; j++) {
         const ch = arg[j]!;
         const rest = arg.slice(j + 1);
-        if (s.shortCode.includes(ch)) return null;
+        if (s.shortLoad?.includes(ch) && arg[0] === '-') loads.push(`-${ch}`);
+        if (s.shortCode.includes(ch)) return done(null, i, `-${ch}`);
         if (s.shortModule?.includes(ch)) {
           const mod = rest || argv[i + 1];
-          return mod ? `-m ${mod}` : null;
+          return mod ? done(`-m ${mod}`, i) : done(null, i);
         }
         if (s.shortValue.includes(ch)) {
           if (rest === '') i++;
@@ -276,9 +407,9 @@ function findScript(argv: readonly string[], s: Syntax): string | null {
         sawSubcommand = true;
         continue;
       }
-      return arg.includes('/') || arg.includes('.') ? arg : null;
+      return arg.includes('/') || arg.includes('.') ? done(arg, i) : done(null, i, 'a subcommand or package script');
     }
-    return arg;
+    return done(arg, i);
   }
-  return null;
+  return done(null, argv.length);
 }

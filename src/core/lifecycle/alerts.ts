@@ -8,7 +8,7 @@ import type { Database } from 'better-sqlite3';
 import { durableTransaction } from '../store/database.js';
 import type { Vault } from '../vault/vault.js';
 
-export type AlertKind = 'rotation.failed' | 'rotation.due' | 'guard.fired';
+export type AlertKind = 'rotation.failed' | 'rotation.due' | 'guard.fired' | 'tamper.row';
 
 export interface Alert {
   id: number;

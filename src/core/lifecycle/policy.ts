@@ -9,6 +9,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
+import { SECRETS, assertTrusted, resign } from '../integrity/rows.js';
 import { durableTransaction } from '../store/database.js';
 import type { Vault } from '../vault/vault.js';
 import { describeRotator, parseRotator } from './rotators.js';
@@ -104,6 +105,16 @@ export function requireLifecycle(db: Database, name: string): Lifecycle {
   return l;
 }
 
+/**
+ * Throws CORRUPT unless the secret's row (name, rotator, expiry and rotation policy, canary)
+ * carries a good MAC: call before acting on its policy (running a rotator, re-signing).
+ */
+export function assertPolicyTrusted(db: Database, id: string, name: string): void {
+  const row = db.prepare('SELECT * FROM secrets WHERE id = ?').get(id) as object | undefined;
+  if (!row) throw new AkcError('NOT_FOUND', `no secret named ${name}`, { hint: 'see `akc secret list`' });
+  assertTrusted(db, SECRETS, row, `the policy of secret ${name}`);
+}
+
 export function listLifecycles(db: Database): Lifecycle[] {
   return (db.prepare(`${SELECT} ORDER BY s.name`).all() as Row[]).map(toLifecycle);
 }
@@ -148,6 +159,8 @@ export function applyPolicy(vault: Vault, name: string, patch: PolicyPatch, by: 
   const now = vault.clock.now();
   return durableTransaction(db, () => {
     const before = requireLifecycle(db, name);
+    // Re-signing a tampered row would bless the tampering (e.g. a forged rotator).
+    assertPolicyTrusted(db, before.id, name);
     const set: string[] = [];
     const params: Record<string, unknown> = { id: before.id, now };
     const changed: string[] = [];
@@ -187,6 +200,7 @@ export function applyPolicy(vault: Vault, name: string, patch: PolicyPatch, by: 
     if (patch.canary !== undefined) put('canary', patch.canary ? 1 : 0, patch.canary ? 'canary' : 'not a canary');
     if (set.length === 0) return before;
     db.prepare(`UPDATE secrets SET ${set.join(', ')}, updated_at = @now WHERE id = @id`).run(params);
+    resign(db, SECRETS, before.id);
     // A policy change is a human looking at the secret: open rotation alerts for it end.
     if (patch.rotator !== undefined || patch.rotateEveryMs !== undefined) {
       db.prepare(

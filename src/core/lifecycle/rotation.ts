@@ -22,7 +22,8 @@ import { durableTransaction } from '../store/database.js';
 import { MAX_SECRET_BYTES, SecretStore } from '../vault/secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { RotationFailure, runCommandRotator } from './command.js';
-import { effectiveGraceMs, requireLifecycle } from './policy.js';
+import { SECRETS, resign } from '../integrity/rows.js';
+import { assertPolicyTrusted, effectiveGraceMs, requireLifecycle } from './policy.js';
 import { describeRotator, generateValue, parseRotator, type RotatorSpec } from './rotators.js';
 import { callWebhook, webhookKey } from './webhook.js';
 
@@ -53,6 +54,7 @@ export function commitRotation(
   const now = vault.clock.now();
   return durableTransaction(db, () => {
     const l = requireLifecycle(db, name);
+    assertPolicyTrusted(db, l.id, name);
     if (opts.expectVersion !== undefined && l.currentVersion !== opts.expectVersion) {
       throw new AkcError('IO', `${name} changed while it was being rotated (now version ${l.currentVersion}); nothing was stored`, {
         hint: `run \`akc rotate ${name}\` again`,
@@ -84,6 +86,7 @@ export function commitRotation(
          expires_at = CASE WHEN expire_after_ms IS NULL THEN expires_at ELSE @now + expire_after_ms END
        WHERE id = @id`,
     ).run({ version, now, id: l.id });
+    resign(db, SECRETS, l.id); // expires_at may have moved
     db.prepare(
       "UPDATE alerts SET cleared_at = ?, cleared_by = 'rotated' WHERE secret = ? AND kind IN ('rotation.failed', 'rotation.due') AND cleared_at IS NULL",
     ).run(now, name);
@@ -91,7 +94,7 @@ export function commitRotation(
     // (glob grants stop applying to it through HostLifecycle.unlessRotated).
     const grantsEnded = db
       .prepare(
-        "UPDATE grants SET revoked_at = ? WHERE revoked_at IS NULL AND effect = 'allow' AND keep_on_rotate = 0 AND secret_pattern = ?",
+        "UPDATE grants SET revoked_at = ?, row_mac = NULL WHERE revoked_at IS NULL AND effect = 'allow' AND keep_on_rotate = 0 AND secret_pattern = ?",
       )
       .run(now, name).changes;
     vault.auditInTransaction([
@@ -218,7 +221,7 @@ export function revokeGrantsForSecret(vault: Vault, name: string, by: string): {
       )
       .all(now) as { id: string; secret_pattern: string }[];
     const ids = live.filter((g) => globMatch(g.secret_pattern, name)).map((g) => g.id);
-    const revoke = db.prepare('UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+    const revoke = db.prepare('UPDATE grants SET revoked_at = ?, row_mac = NULL WHERE id = ? AND revoked_at IS NULL');
     for (const id of ids) revoke.run(now, id);
     const leases = db
       .prepare('UPDATE leases SET revoked_at = ? WHERE secret_name = ? AND revoked_at IS NULL AND expires_at > ?')
@@ -256,6 +259,8 @@ export interface RotateOptions {
 export async function rotateSecret(vault: Vault, name: string, opts: RotateOptions): Promise<RotateResult> {
   vault.requireKey();
   const l = requireLifecycle(vault.db, name);
+  // The rotator comes from this row: a forged `command:` rotator must never run.
+  assertPolicyTrusted(vault.db, l.id, name);
   const record = opts.record ?? ((f: AuditFields) => vault.appendAudit(f));
   if (opts.value) return { kind: 'rotated', ...commitRotation(vault, name, opts.value, { by: opts.by, how: 'new value given' }) };
   const spec: RotatorSpec = l.rotator ? parseRotator(l.rotator) : { kind: 'manual' };

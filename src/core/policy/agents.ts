@@ -2,6 +2,10 @@
  * Registered agents: a name bound to matching rules on the real process (executable or
  * script path, optionally its SHA-256, argv and cwd globs). A client's `hello` hint only
  * chooses among agents whose rules match.
+ *
+ * Rows carry a MAC (src/core/integrity): while unlocked, an agent whose MAC is missing or
+ * wrong does not match anything (and is alerted); revoking clears the MAC. While locked
+ * rows cannot be verified: GrantStore.consume re-checks the agent before any release.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -9,6 +13,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
 import { hashExecutable } from '../identity/exe-hash.js';
 import type { PeerIdentity } from '../identity/index.js';
+import { AGENTS, checkRow, signatureFor } from '../integrity/rows.js';
 import { cachedStatement } from '../store/database.js';
 import { globMatch } from './glob.js';
 
@@ -44,6 +49,7 @@ interface AgentRow {
   cwd_pattern: string | null;
   created_at: number;
   revoked_at: number | null;
+  row_mac?: Buffer | null;
 }
 
 function toRecord(r: AgentRow): AgentRecord {
@@ -114,14 +120,29 @@ export class AgentRegistry {
     noteWrite(this.db);
     const existing = this.db.prepare('SELECT * FROM agents WHERE name = ?').get(a.name) as AgentRow | undefined;
     const id = existing?.id ?? randomUUID();
+    const row = {
+      id,
+      name: a.name,
+      exe_path: a.exePath,
+      exe_sha256: a.exeSha256,
+      arg_pattern: a.argPattern,
+      cwd_pattern: a.cwdPattern,
+      created_at: existing?.created_at ?? now,
+    };
+    // An agent row decides who a process is: written only with the row key (unlocked).
+    const mac = signatureFor(this.db, AGENTS, row);
     if (existing) {
       this.db
-        .prepare('UPDATE agents SET exe_path = ?, exe_sha256 = ?, arg_pattern = ?, cwd_pattern = ?, revoked_at = NULL WHERE id = ?')
-        .run(a.exePath, a.exeSha256, a.argPattern, a.cwdPattern, id);
+        .prepare(
+          'UPDATE agents SET exe_path = ?, exe_sha256 = ?, arg_pattern = ?, cwd_pattern = ?, revoked_at = NULL, row_mac = ? WHERE id = ?',
+        )
+        .run(a.exePath, a.exeSha256, a.argPattern, a.cwdPattern, mac, id);
     } else {
       this.db
-        .prepare('INSERT INTO agents (id, name, exe_path, exe_sha256, arg_pattern, cwd_pattern, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(id, a.name, a.exePath, a.exeSha256, a.argPattern, a.cwdPattern, now);
+        .prepare(
+          'INSERT INTO agents (id, name, exe_path, exe_sha256, arg_pattern, cwd_pattern, created_at, row_mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(id, a.name, a.exePath, a.exeSha256, a.argPattern, a.cwdPattern, row.created_at, mac);
     }
     return this.get(a.name);
   }
@@ -150,7 +171,7 @@ export class AgentRegistry {
   /** Marks an agent revoked. Call inside the caller's transaction (grants and leases go with it). */
   revoke(id: string, now: number): void {
     noteWrite(this.db);
-    this.db.prepare('UPDATE agents SET revoked_at = ? WHERE id = ?').run(now, id);
+    this.db.prepare('UPDATE agents SET revoked_at = ?, row_mac = NULL WHERE id = ?').run(now, id);
   }
 
   /**
@@ -169,7 +190,8 @@ export class AgentRegistry {
     }
     const rows = stmt.all(...paths) as AgentRow[];
     if (rows.length === 0) return null;
-    const candidates = rows.map(toRecord);
+    // A row that fails its integrity check is no agent at all (checkRow alerts once).
+    const candidates = rows.filter((r) => checkRow(this.db, AGENTS, r) !== 'refused').map(toRecord);
     const matching: AgentRecord[] = [];
     for (const a of candidates) if (await matches(a, identity, inputs)) matching.push(a);
     if (matching.length === 0) return null;

@@ -2,15 +2,33 @@
  * Grants: (requester, secret or glob, scope, expiry). Deny by default; a deny grant
  * ("deny & block") always wins over an allow. Read from the database on every request,
  * so changes made by `akc grant` in another process apply at once.
+ *
+ * Every row carries a MAC (src/core/integrity): an allow grant whose MAC is missing or
+ * wrong is treated as absent; a deny grant is honoured whatever its MAC (a forged deny is
+ * only a denial of service). Revoking clears the MAC, so a revoked row cannot be revived
+ * by clearing `revoked_at`. While the vault is locked nothing can be verified: consume()
+ * re-checks the grant (and its agent) before any value is released.
+ *
+ * Channels: a 'secret' grant serves secret.get/getMany; a 'proxy' grant (from approving a
+ * brokered proxy call) serves only the proxy, for its binding and "METHOD /path-glob" rule.
  */
 import { randomBytes } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
+import { AGENTS, GRANTS, checkRow, checkStored, signatureFor, type Verdict } from '../integrity/rows.js';
 import { globMatch } from './glob.js';
 import type { Requester } from './requester.js';
 
 export type GrantScope = 'once' | 'duration' | 'until_lock' | 'always';
 export type GrantEffect = 'allow' | 'deny';
+export type GrantChannel = 'secret' | 'proxy';
+
+/** What a proxied request asks a grant to cover (see Host.authorizeProxy). */
+export interface ProxyUse {
+  binding: string;
+  method: string;
+  path: string;
+}
 
 export interface Grant {
   id: string;
@@ -28,6 +46,12 @@ export interface Grant {
   createdAt: number;
   createdBy: string;
   revokedAt: number | null;
+  channel: GrantChannel;
+  /** Proxy grants: the binding and the "METHOD /path-glob" they cover. */
+  proxyBinding: string | null;
+  proxyRule: string | null;
+  /** Set by list(): the row's integrity verdict ('refused' rows are ignored by decide()). */
+  integrity?: Verdict;
 }
 
 export interface GrantInput {
@@ -42,6 +66,9 @@ export interface GrantInput {
   usesLeft?: number | null;
   keepOnRotate?: boolean;
   createdBy: string;
+  channel?: GrantChannel;
+  proxyBinding?: string | null;
+  proxyRule?: string | null;
 }
 
 interface GrantRow {
@@ -60,6 +87,10 @@ interface GrantRow {
   created_at: number;
   created_by: string;
   revoked_at: number | null;
+  channel: GrantChannel;
+  proxy_binding: string | null;
+  proxy_rule: string | null;
+  row_mac: Buffer | null;
 }
 
 function toGrant(r: GrantRow): Grant {
@@ -79,7 +110,24 @@ function toGrant(r: GrantRow): Grant {
     createdAt: r.created_at,
     createdBy: r.created_by,
     revokedAt: r.revoked_at,
+    channel: r.channel,
+    proxyBinding: r.proxy_binding,
+    proxyRule: r.proxy_rule,
   };
+}
+
+/** "METHOD /path-glob": the method (or *) must be the request's, the glob must match its path. */
+export function proxyRuleMatches(rule: string | null, method: string, path: string): boolean {
+  if (!rule) return false;
+  const space = rule.indexOf(' ');
+  if (space <= 0) return false;
+  const m = rule.slice(0, space);
+  return (m === '*' || m === method.toUpperCase()) && globMatch(rule.slice(space + 1), path);
+}
+
+function channelMatches(row: GrantRow, use: ProxyUse | undefined): boolean {
+  if (!use) return row.channel === 'secret';
+  return row.channel === 'proxy' && row.proxy_binding === use.binding && proxyRuleMatches(row.proxy_rule, use.method, use.path);
 }
 
 // The agent name as a scalar subquery rather than a LEFT JOIN (agents.id is the primary key,
@@ -101,28 +149,42 @@ export class GrantStore {
   /** Inserts a grant. Call inside the caller's (durable) transaction. */
   create(input: GrantInput, now: number): Grant {
     if (!input.agentId && !input.fingerprint) throw new AkcError('INVALID_ARGUMENT', 'a grant needs an agent or a program');
-    const id = newGrantId();
+    const channel = input.channel ?? 'secret';
+    if (channel === 'proxy' && (!input.proxyBinding || !input.proxyRule))
+      throw new AkcError('INVALID_ARGUMENT', 'a proxy grant needs a binding and a rule');
+    // An allow for an agent whose own row is forged would hand that forgery a real grant.
+    if (input.effect === 'allow' && input.agentId && checkStored(this.db, AGENTS, input.agentId) === 'refused')
+      throw new AkcError('CORRUPT', 'refused to grant: the agent row failed its integrity check (changed outside Agent Keychain)');
+    const row = {
+      id: newGrantId(),
+      agent_id: input.agentId ?? null,
+      fingerprint: input.agentId ? null : (input.fingerprint ?? null),
+      exe_path: input.exePath ?? null,
+      exe_sha256: input.exeSha256 ?? null,
+      secret_pattern: input.secretPattern,
+      effect: input.effect,
+      scope: input.scope,
+      expires_at: input.expiresAt ?? null,
+      uses_left: input.usesLeft ?? null,
+      keep_on_rotate: input.keepOnRotate ? 1 : 0,
+      created_at: now,
+      created_by: input.createdBy,
+      channel,
+      proxy_binding: channel === 'proxy' ? (input.proxyBinding ?? null) : null,
+      proxy_rule: channel === 'proxy' ? (input.proxyRule ?? null) : null,
+    };
+    // A deny may be written while locked (the host's "deny & block" needs no unlock): a
+    // forged deny is only a denial of service. Every allow is signed or not written at all.
+    const mac = signatureFor(this.db, GRANTS, row, { allowUnsigned: input.effect === 'deny' });
     this.db
       .prepare(
-        `INSERT INTO grants (id, agent_id, fingerprint, exe_path, exe_sha256, secret_pattern, effect, scope, expires_at, uses_left, keep_on_rotate, created_at, created_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO grants (id, agent_id, fingerprint, exe_path, exe_sha256, secret_pattern, effect, scope, expires_at, uses_left, keep_on_rotate,
+           created_at, created_by, channel, proxy_binding, proxy_rule, row_mac)
+         VALUES (@id, @agent_id, @fingerprint, @exe_path, @exe_sha256, @secret_pattern, @effect, @scope, @expires_at, @uses_left, @keep_on_rotate,
+           @created_at, @created_by, @channel, @proxy_binding, @proxy_rule, @mac)`,
       )
-      .run(
-        id,
-        input.agentId ?? null,
-        input.agentId ? null : (input.fingerprint ?? null),
-        input.exePath ?? null,
-        input.exeSha256 ?? null,
-        input.secretPattern,
-        input.effect,
-        input.scope,
-        input.expiresAt ?? null,
-        input.usesLeft ?? null,
-        input.keepOnRotate ? 1 : 0,
-        now,
-        input.createdBy,
-      );
-    return this.get(id)!;
+      .run({ ...row, mac });
+    return this.get(row.id)!;
   }
 
   get(id: string): Grant | null {
@@ -139,29 +201,33 @@ export class GrantStore {
             `${SELECT} WHERE g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > ?) AND (g.uses_left IS NULL OR g.uses_left > 0) ORDER BY g.created_at`,
           )
           .all(now) as GrantRow[]);
-    return rows.map(toGrant);
+    return rows.map((r) => ({ ...toGrant(r), integrity: r.revoked_at === null ? checkRow(this.db, GRANTS, r) : 'unverified' }));
   }
 
   /** Returns whether a live grant was revoked. */
   revoke(id: string, now: number): boolean {
-    return this.db.prepare('UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(now, id).changes > 0;
+    return this.db.prepare('UPDATE grants SET revoked_at = ?, row_mac = NULL WHERE id = ? AND revoked_at IS NULL').run(now, id).changes > 0;
   }
 
   revokeForAgent(agentId: string, now: number): number {
-    return this.db.prepare('UPDATE grants SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL').run(now, agentId).changes;
+    return this.db.prepare('UPDATE grants SET revoked_at = ?, row_mac = NULL WHERE agent_id = ? AND revoked_at IS NULL').run(now, agentId)
+      .changes;
   }
 
   /** Until-lock grants end when the vault locks. */
   revokeUntilLock(now: number): number {
-    return this.db.prepare("UPDATE grants SET revoked_at = ? WHERE scope = 'until_lock' AND revoked_at IS NULL").run(now).changes;
+    return this.db.prepare("UPDATE grants SET revoked_at = ?, row_mac = NULL WHERE scope = 'until_lock' AND revoked_at IS NULL").run(now)
+      .changes;
   }
 
   /**
    * The grant that decides this request, if any: a matching deny wins; else the most
    * specific matching allow (exact name before globs). A grant recorded with an
-   * executable hash stops applying when the requester's hash differs.
+   * executable hash stops applying when the requester's hash differs. Only grants of the
+   * asked channel apply (`proxy` given: proxy grants for that binding and request; else
+   * secret grants); a deny applies on every channel.
    */
-  decide(requester: Requester, secretName: string, now: number): Grant | null {
+  decide(requester: Requester, secretName: string, now: number, proxy?: ProxyUse): Grant | null {
     this.decideStmt ??= this.db.prepare(
       `${SELECT} WHERE g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > @now) AND (g.uses_left IS NULL OR g.uses_left > 0)
            AND (g.agent_id = @agentId OR g.fingerprint = @fingerprint)`,
@@ -171,25 +237,42 @@ export class GrantStore {
     for (const row of rows) {
       if (!globMatch(row.secret_pattern, secretName)) continue;
       if (row.exe_sha256 && row.exe_sha256 !== requester.identity.exeSha256) continue;
+      // Fail closed: a deny is honoured even when its MAC is missing or wrong.
       if (row.effect === 'deny') return toGrant(row);
+      if (!channelMatches(row, proxy)) continue;
+      if (checkRow(this.db, GRANTS, row) === 'refused') continue;
       if (!allow || (allow.secret_pattern !== secretName && row.secret_pattern === secretName)) allow = row;
     }
     return allow ? toGrant(allow) : null;
   }
 
-  /** Uses up one use of a counted grant. Returns false when none was left (raced). */
+  /**
+   * Just before a value is released: re-reads the grant, checks that it (and its agent)
+   * is still authentic — decide() may have run while the vault was locked, when nothing
+   * could be verified — and uses up one use of a counted grant. Returns false when none
+   * was left (raced) or the grant ended; throws DENIED when a row failed its integrity check.
+   */
   consume(grant: Grant): boolean {
-    if (grant.usesLeft === null) return true;
-    this.consumeStmt ??= this.db.prepare('UPDATE grants SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0');
-    return this.consumeStmt.run(grant.id).changes > 0;
+    const row = this.db.prepare(`${SELECT} WHERE g.id = ?`).get(grant.id) as GrantRow | undefined;
+    if (!row || row.revoked_at !== null || row.effect !== 'allow') return false;
+    if (checkRow(this.db, GRANTS, row) === 'refused' || (row.agent_id && checkStored(this.db, AGENTS, row.agent_id) === 'refused')) {
+      throw new AkcError('DENIED', `denied: grant ${grant.id} failed its integrity check (changed outside Agent Keychain)`);
+    }
+    if (row.uses_left === null) return true;
+    if (row.uses_left <= 0) return false;
+    const next = { ...row, uses_left: row.uses_left - 1 };
+    this.consumeStmt ??= this.db.prepare('UPDATE grants SET uses_left = ?, row_mac = ? WHERE id = ? AND uses_left = ?');
+    return this.consumeStmt.run(next.uses_left, signatureFor(this.db, GRANTS, next), grant.id, row.uses_left).changes > 0;
   }
 
   /** Whether this program was approved before, and whether with the same executable hash. */
   history(exePath: string | null, exeSha256: string | null): 'known' | 'changed' | 'new' {
     if (!exePath) return 'new';
-    const rows = this.db.prepare("SELECT DISTINCT exe_sha256 FROM grants WHERE exe_path = ? AND effect = 'allow'").all(exePath) as {
-      exe_sha256: string | null;
-    }[];
+    // Full rows: a forged allow must not make a program look "known" in the prompt.
+    // Revoked rows carry no MAC and still count as history (revoking is not forging).
+    const rows = (this.db.prepare("SELECT * FROM grants WHERE exe_path = ? AND effect = 'allow'").all(exePath) as GrantRow[]).filter(
+      (r) => r.revoked_at !== null || checkRow(this.db, GRANTS, r) !== 'refused',
+    );
     if (rows.length === 0) return 'new';
     return rows.some((r) => r.exe_sha256 === exeSha256) ? 'known' : 'changed';
   }

@@ -10,6 +10,7 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
+import { BINDINGS, checkRow, signatureFor } from '../integrity/rows.js';
 import { globMatch } from '../policy/glob.js';
 
 export const SECRET_PLACEHOLDER = '{{secret}}';
@@ -189,6 +190,7 @@ interface Row {
   base_url_env: string | null;
   created_at: number;
   updated_at: number;
+  row_mac?: Buffer | null;
 }
 
 function toBinding(r: Row): ProxyBinding {
@@ -230,7 +232,12 @@ function authColumns(auth: BindingAuth): { kind: string; name: string; template:
   }
 }
 
-/** The `proxy_bindings` table. Read on every proxied request, so CLI changes apply at once. */
+/**
+ * The `proxy_bindings` table. Read on every proxied request, so CLI changes apply at once.
+ * Every row carries a MAC (src/core/integrity): while unlocked, get() treats a binding
+ * whose MAC is missing or wrong as absent, so a rewritten upstream never receives the key;
+ * the proxy calls stillTrusted() again after the approval (which may have unlocked).
+ */
 export class BindingStore {
   /** Prepared once: the proxy looks a binding up on every request. */
   private getStmt: Statement | null = null;
@@ -242,15 +249,30 @@ export class BindingStore {
   }
 
   get(name: string): ProxyBinding | null {
+    const row = this.row(name);
+    return row && checkRow(this.db, BINDINGS, row) !== 'refused' ? toBinding(row) : null;
+  }
+
+  /**
+   * Right before the secret is attached (the vault is unlocked by then): whether the stored
+   * row still authenticates and still says exactly what `binding` says.
+   */
+  stillTrusted(binding: ProxyBinding): boolean {
+    const row = this.row(binding.name);
+    if (!row || checkRow(this.db, BINDINGS, row) === 'refused') return false;
+    return JSON.stringify(toBinding(row)) === JSON.stringify(binding);
+  }
+
+  private row(name: string): Row | undefined {
     this.getStmt ??= this.db.prepare('SELECT * FROM proxy_bindings WHERE name = ?');
-    const row = this.getStmt.get(name) as Row | undefined;
-    return row ? toBinding(row) : null;
+    return this.getStmt.get(name) as Row | undefined;
   }
 
   /** Inserts (or with `replace`, updates) a binding. Call inside the caller's transaction. */
   put(input: BindingInput, now: number, opts: { replace?: boolean } = {}): { binding: ProxyBinding; replaced: boolean } {
     const b = prepareBinding(input);
-    const existing = this.get(b.name);
+    const stored = this.row(b.name);
+    const existing = stored ? toBinding(stored) : null;
     if (existing && !opts.replace) {
       throw new AkcError('ALREADY_EXISTS', `a proxy binding named ${b.name} already exists`, {
         hint: 'pass --replace to change it, or remove it first with `akc proxy rm`',
@@ -268,24 +290,37 @@ export class BindingStore {
       allowPrivate: b.allowPrivate ? 1 : 0,
       env: b.baseUrlEnv,
       now,
+      mac: signatureFor(this.db, BINDINGS, {
+        name: b.name,
+        upstream: b.upstream,
+        secret_name: b.secret,
+        auth_kind: a.kind,
+        auth_name: a.name,
+        auth_template: a.template,
+        allow_rules: JSON.stringify(b.allow),
+        allow_private: b.allowPrivate ? 1 : 0,
+        base_url_env: b.baseUrlEnv,
+        created_at: existing?.createdAt ?? now,
+      }),
     };
     if (existing) {
       this.db
         .prepare(
           `UPDATE proxy_bindings SET upstream = @upstream, secret_name = @secret, auth_kind = @kind, auth_name = @authName,
-             auth_template = @template, allow_rules = @allow, allow_private = @allowPrivate, base_url_env = @env, updated_at = @now
+             auth_template = @template, allow_rules = @allow, allow_private = @allowPrivate, base_url_env = @env, updated_at = @now,
+             row_mac = @mac
            WHERE name = @name`,
         )
         .run(values);
     } else {
       this.db
         .prepare(
-          `INSERT INTO proxy_bindings (name, upstream, secret_name, auth_kind, auth_name, auth_template, allow_rules, allow_private, base_url_env, created_at, updated_at)
-           VALUES (@name, @upstream, @secret, @kind, @authName, @template, @allow, @allowPrivate, @env, @now, @now)`,
+          `INSERT INTO proxy_bindings (name, upstream, secret_name, auth_kind, auth_name, auth_template, allow_rules, allow_private, base_url_env, created_at, updated_at, row_mac)
+           VALUES (@name, @upstream, @secret, @kind, @authName, @template, @allow, @allowPrivate, @env, @now, @now, @mac)`,
         )
         .run(values);
     }
-    return { binding: this.get(b.name)!, replaced: existing !== null };
+    return { binding: toBinding(this.row(b.name)!), replaced: existing !== null };
   }
 
   remove(name: string): boolean {

@@ -330,6 +330,12 @@ export class ProxyServer {
       }
       throw err;
     }
+    // The binding was read before the approval, maybe while locked (unverifiable): check it
+    // now, before the secret goes anywhere (src/core/integrity).
+    if (!this.bindings.stillTrusted(binding)) {
+      auth.value.fill(0);
+      return refuse(403, 'DENIED', `denied: proxy binding ${binding.name} failed its integrity check; see \`akc alerts\``, 'binding tampered');
+    }
     if (res.destroyed || req.socket.destroyed) {
       auth.value.fill(0);
       this.audit({

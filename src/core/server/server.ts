@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import { isAkcError } from '../../shared/errors.js';
+import { AkcError, isAkcError } from '../../shared/errors.js';
 import { LineSplitter } from '../../shared/ndjson.js';
 import {
   APPROVAL_PENDING,
@@ -28,13 +28,34 @@ import type { Logger } from '../logger.js';
 
 export interface ServerOptions {
   socketPath: string;
-  host: Host;
+  /** Null until there is a vault (the hardened host starts before `akc init`; see setHost). */
+  host: Host | null;
   logger: Logger;
   maxConnections?: number;
   /** A connection with nothing in flight for this long is closed. */
   idleTimeoutMs?: number;
   /** Reading pauses while a connection has this many requests in flight (backpressure). */
   maxInFlightPerConnection?: number;
+  /** Output bounds per connection (defaults below: MAX_QUEUED_OUTPUT_BYTES and friends). */
+  maxQueuedOutputBytes?: number;
+  hardQueuedOutputBytes?: number;
+  slowReaderTimeoutMs?: number;
+  /**
+   * The one uid served (default: our own). The hardened host runs as a service user and
+   * serves the desktop user's uid instead; every other uid is still refused.
+   */
+  allowUid?: number;
+  /** Socket file mode (default 0600). The hardened host uses 0666: the uid check is the gate. */
+  socketMode?: number;
+  /** Socket directory mode (default 0700; the hardened host's is 0755). */
+  socketDirMode?: number;
+  /** More methods (the hardened host's admin verbs); tried before the agent protocol. */
+  extraMethods?: ExtraMethods;
+}
+
+export interface ExtraMethods {
+  has(method: string): boolean;
+  call(session: Session, method: string, params: Record<string, unknown>): Promise<unknown>;
 }
 
 export class AgentServer {
@@ -43,12 +64,17 @@ export class AgentServer {
 
   constructor(private readonly opts: ServerOptions) {}
 
+  /** The hardened host's vault was just created: serve it from now on. */
+  setHost(host: Host): void {
+    this.opts.host = host;
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }
 
   async listen(): Promise<void> {
-    await prepareSocketPath(this.opts.socketPath);
+    await prepareSocketPath(this.opts.socketPath, this.opts.socketDirMode);
     const server = net.createServer({ pauseOnConnect: false }, (socket) => this.accept(socket));
     server.maxConnections = this.opts.maxConnections ?? 1024;
     await new Promise<void>((resolve, reject) => {
@@ -59,7 +85,7 @@ export class AgentServer {
         resolve();
       });
     });
-    if (process.platform !== 'win32') fs.chmodSync(this.opts.socketPath, 0o600);
+    if (process.platform !== 'win32') fs.chmodSync(this.opts.socketPath, this.opts.socketMode ?? 0o600);
     server.on('error', (err) => this.opts.logger.error(`socket server error: ${err.message}`));
     this.server = server;
   }
@@ -86,7 +112,7 @@ export class AgentServer {
       socket.destroy();
       return;
     }
-    if (creds.uid !== process.getuid?.()) {
+    if (creds.uid !== (this.opts.allowUid ?? process.getuid?.())) {
       // Another user: refuse before reading a byte.
       log.warn(`refused a connection from pid ${creds.pid}: uid ${creds.uid} is not ours`);
       socket.end(JSON.stringify({ jsonrpc: '2.0', id: null, error: rpcError('DENIED', 'denied: peer runs as another user') }) + '\n');
@@ -98,23 +124,60 @@ export class AgentServer {
   }
 }
 
+/**
+ * Output bounds per connection (issue 16: a client that never read its replies grew the
+ * host without bound — 4 MiB of pipelined requests took it to 730 MiB). The host used to
+ * pause reading only once 256 requests were in flight, but it parsed every line of a chunk
+ * anyway and cheap requests (`status`, `secret.list`) finish at once, so the in-flight
+ * count never held; the answers then piled up in the socket's write queue in JS memory.
+ * Now a connection is read line by line, and reading stops while either bound is reached:
+ */
+/** Requests one connection may have in flight; more wait unread in the kernel's buffer. */
+export const MAX_IN_FLIGHT_PER_CONNECTION = 32;
+/** Bytes of answers queued for a connection (not yet taken by the kernel) before reading stops. */
+export const MAX_QUEUED_OUTPUT_BYTES = 1024 * 1024;
+/**
+ * Queued bytes that drop the connection at once. Once reading stopped, at most
+ * MAX_IN_FLIGHT_PER_CONNECTION answers of one frame each (plus their small notifications)
+ * can still be queued, i.e. about 1 MiB + 32 × 64 KiB = 3 MiB: a client only gets here if
+ * something else unbounded is sent, so this is the backstop.
+ */
+export const HARD_QUEUED_OUTPUT_BYTES = 8 * 1024 * 1024;
+/** A connection whose queued output stays above MAX_QUEUED_OUTPUT_BYTES this long is dropped. */
+export const SLOW_READER_TIMEOUT_MS = 10_000;
+
 class Connection {
   private inFlight = 0;
+  /** Reading stopped (socket paused, and the rest of a chunk held back unparsed). */
   private paused = false;
+  /** The unparsed rest of a chunk while paused: at most one chunk (the socket is paused). */
+  private held: Buffer | null = null;
   private closed = false;
+  private dropped = false;
+  private slowTimer: NodeJS.Timeout | null = null;
+  private identity: PeerIdentity | null = null;
   private readonly session: Promise<Session>;
   private readonly splitter: LineSplitter;
   private readonly maxInFlight: number;
+  private readonly maxQueued: number;
+  private readonly hardQueued: number;
+  private readonly slowReaderMs: number;
 
   constructor(
     private readonly socket: net.Socket,
     private readonly opts: ServerOptions,
     identity: Promise<PeerIdentity>,
   ) {
-    this.session = identity.then((id) => ({ identity: id }));
+    this.session = identity.then((id) => {
+      this.identity = id;
+      return { identity: id };
+    });
     // A failed identification fails every request on this connection, not the host.
     this.session.catch(() => undefined);
-    this.maxInFlight = opts.maxInFlightPerConnection ?? 256;
+    this.maxInFlight = opts.maxInFlightPerConnection ?? MAX_IN_FLIGHT_PER_CONNECTION;
+    this.maxQueued = opts.maxQueuedOutputBytes ?? MAX_QUEUED_OUTPUT_BYTES;
+    this.hardQueued = Math.max(this.maxQueued, opts.hardQueuedOutputBytes ?? HARD_QUEUED_OUTPUT_BYTES);
+    this.slowReaderMs = opts.slowReaderTimeoutMs ?? SLOW_READER_TIMEOUT_MS;
     this.splitter = new LineSplitter({
       maxLineBytes: MAX_FRAME_BYTES,
       onLine: (line) => this.onLine(line),
@@ -131,17 +194,119 @@ class Connection {
     s.setTimeout(this.opts.idleTimeoutMs ?? 5 * 60_000, () => {
       if (this.inFlight === 0) s.destroy();
     });
-    s.on('data', (chunk: Buffer) => this.splitter.push(chunk));
+    s.on('data', (chunk: Buffer) => this.feed(chunk));
+    // The write queue emptied: the reader caught up.
+    s.on('drain', () => {
+      this.clearSlowTimer();
+      this.maybeResume();
+    });
     s.on('error', () => undefined); // peer vanished; 'close' follows
     s.on('close', () => {
       this.closed = true;
+      this.held = null;
+      this.clearSlowTimer();
       onClose();
     });
+  }
+
+  /** May this connection's next request be read now? */
+  private canRead(): boolean {
+    return this.inFlight < this.maxInFlight && this.socket.writableLength <= this.maxQueued;
+  }
+
+  /**
+   * Parses a chunk one line at a time and stops as soon as a bound is reached, holding the
+   * rest back: pausing the socket alone does not stop the lines already received.
+   */
+  private feed(chunk: Buffer): void {
+    let start = 0;
+    while (start < chunk.length) {
+      if (this.closed || this.splitter.isClosed) return;
+      if (!this.canRead()) {
+        this.held = chunk.subarray(start);
+        this.pause();
+        return;
+      }
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl + 1;
+      this.splitter.push(chunk.subarray(start, end));
+      start = end;
+    }
+    if (!this.canRead()) this.pause();
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private maybeResume(): void {
+    if (!this.paused || this.closed || !this.canRead()) return;
+    this.paused = false;
+    const held = this.held;
+    this.held = null;
+    if (held) this.feed(held);
+    if (!this.paused) this.socket.resume();
   }
 
   private send(message: unknown): void {
     if (this.closed || this.socket.destroyed) return;
     this.socket.write(JSON.stringify(message) + '\n');
+    this.checkOutput();
+  }
+
+  /** After a write: stop reading above the soft bound; drop above the hard one or when slow too long. */
+  private checkOutput(): void {
+    const queued = this.socket.writableLength;
+    if (queued <= this.maxQueued) return;
+    if (queued > this.hardQueued) return this.drop(queued);
+    this.pause();
+    if (this.slowTimer) return;
+    this.slowTimer = setTimeout(() => {
+      this.slowTimer = null;
+      const now = this.socket.writableLength;
+      if (now > this.maxQueued) this.drop(now);
+      else this.maybeResume();
+    }, this.slowReaderMs);
+    this.slowTimer.unref?.();
+  }
+
+  private clearSlowTimer(): void {
+    if (this.slowTimer) clearTimeout(this.slowTimer);
+    this.slowTimer = null;
+  }
+
+  /** Drops a slow reader and audits it once (who, and how much was queued; never a payload). */
+  private drop(queuedBytes: number): void {
+    if (this.dropped) return;
+    this.dropped = true;
+    this.clearSlowTimer();
+    this.held = null;
+    this.splitter.close();
+    this.socket.destroy();
+    let pid = this.identity?.pid ?? null;
+    if (pid === null) {
+      try {
+        pid = getPeerCredentials(this.socket).pid;
+      } catch {
+        // the peer is gone; the entry says so with a null pid
+      }
+    }
+    const exe = this.identity?.exe ?? null;
+    this.opts.logger.warn(`dropped a connection from pid ${pid ?? '?'}: slow reader (${queuedBytes} bytes queued)`);
+    try {
+      this.opts.host?.record({
+        event: 'connection.drop',
+        pid,
+        exe,
+        decision: 'deny',
+        reason: 'slow reader',
+        detail: { queuedBytes, inFlight: this.inFlight },
+      });
+    } catch (err) {
+      this.opts.logger.error(`failed to audit a dropped connection: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   private onLine(line: string): void {
@@ -159,10 +324,6 @@ class Connection {
     }
     const { id, method, params } = envelope.request;
     this.inFlight += 1;
-    if (this.inFlight >= this.maxInFlight && !this.paused) {
-      this.paused = true;
-      this.socket.pause();
-    }
     this.dispatch(id, method, params)
       .then(
         (result) => this.send({ jsonrpc: '2.0', id, result }),
@@ -170,15 +331,15 @@ class Connection {
       )
       .finally(() => {
         this.inFlight -= 1;
-        if (this.paused && this.inFlight < this.maxInFlight / 2) {
-          this.paused = false;
-          this.socket.resume();
-        }
+        this.maybeResume();
       });
   }
 
   private async dispatch(id: RequestId, method: string, rawParams: Record<string, unknown> | undefined): Promise<unknown> {
     const host = this.opts.host;
+    const extra = this.opts.extraMethods;
+    if (extra?.has(method)) return extra.call(await this.session, method, rawParams ?? {});
+    if (!host) throw new AkcError('NOT_INITIALIZED', 'no vault has been created yet', { hint: 'run `akc init` to create one' });
     if (isAdminMethod(method)) {
       const parsed = adminParamsSchemas[method].safeParse(rawParams ?? {});
       if (!parsed.success)

@@ -21,12 +21,13 @@ export function socketIsLive(socketPath: string, timeoutMs = 1000): Promise<bool
   });
 }
 
-export async function prepareSocketPath(socketPath: string): Promise<void> {
+/** `dirMode` 0700 by default; the hardened host's socket dir is 0755 (others connect, only it writes). */
+export async function prepareSocketPath(socketPath: string, dirMode = 0o700): Promise<void> {
   if (process.platform === 'win32') return;
   const dir = path.dirname(socketPath);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.mkdirSync(dir, { recursive: true, mode: dirMode });
   const st = fs.statSync(dir);
-  if (st.uid === process.getuid!() && (st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  if (st.uid === process.getuid!() && (st.mode & 0o777) !== dirMode) fs.chmodSync(dir, dirMode);
   if (!fs.existsSync(socketPath)) return;
   if (await socketIsLive(socketPath)) {
     throw new AkcError('HOST_RUNNING', `another Agent Keychain host is already serving ${socketPath}`, {

@@ -194,6 +194,44 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description: 'row MACs on policy-bearing rows, grant channels, tamper alerts',
+    up(db) {
+      // row_mac: HMAC-SHA256 under a key derived from the vault key (src/core/integrity).
+      // Rows from before this migration are NULL until the first password unlock signs them.
+      // Grants gain a channel: 'secret' grants serve secret.get/getMany only; 'proxy' grants
+      // (made by approving a brokered proxy call) serve only the proxy, for one binding and
+      // a "METHOD /path-glob" rule. Alerts gain the kind 'tamper.row' (CHECK: table rebuilt).
+      db.exec(`
+        ALTER TABLE agents ADD COLUMN row_mac BLOB;
+        ALTER TABLE grants ADD COLUMN row_mac BLOB;
+        ALTER TABLE grants ADD COLUMN channel TEXT NOT NULL DEFAULT 'secret' CHECK (channel IN ('secret', 'proxy'));
+        ALTER TABLE grants ADD COLUMN proxy_binding TEXT;
+        ALTER TABLE grants ADD COLUMN proxy_rule TEXT;
+        ALTER TABLE secrets ADD COLUMN row_mac BLOB;
+        ALTER TABLE proxy_bindings ADD COLUMN row_mac BLOB;
+        ALTER TABLE settings ADD COLUMN row_mac BLOB;
+
+        CREATE TABLE alerts_v4 (
+          id          INTEGER PRIMARY KEY,
+          ts          INTEGER NOT NULL,
+          kind        TEXT NOT NULL CHECK (kind IN ('rotation.failed', 'rotation.due', 'guard.fired', 'tamper.row')),
+          secret      TEXT,
+          rule        TEXT,
+          agent       TEXT,
+          message     TEXT NOT NULL,
+          detail      TEXT,
+          cleared_at  INTEGER,
+          cleared_by  TEXT
+        ) STRICT;
+        INSERT INTO alerts_v4 SELECT id, ts, kind, secret, rule, agent, message, detail, cleared_at, cleared_by FROM alerts;
+        DROP TABLE alerts;
+        ALTER TABLE alerts_v4 RENAME TO alerts;
+        CREATE INDEX alerts_open ON alerts(kind, secret) WHERE cleared_at IS NULL;
+      `);
+    },
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,6 +1,11 @@
 /**
  * Secrets and their versions. Every version's value is sealed on its own with the vault
  * key; the AAD binds it to (vault id, secret id, version).
+ *
+ * The AAD binds the id, not the name: the name↔id mapping (and the lifecycle policy) is
+ * authenticated by the secrets row's MAC (src/core/integrity), which every write re-signs
+ * and every reveal checks first, so swapping two rows' names fails instead of swapping
+ * their values.
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
@@ -8,6 +13,7 @@ import { AkcError, isAkcError } from '../../shared/errors.js';
 import { secretNameProblem, isSecretType, type SecretType } from '../../shared/secrets.js';
 import { open, seal } from '../crypto/aead.js';
 import { secretAad } from '../crypto/vault-keys.js';
+import { SECRETS, assertTrusted, resign } from '../integrity/rows.js';
 import { cachedStatement, durableTransaction } from '../store/database.js';
 import type { AuditFields } from '../audit/chain.js';
 import type { Vault } from './vault.js';
@@ -121,6 +127,8 @@ export class SecretStore {
     const now = this.vault.clock.now();
     return durableTransaction(this.db, () => {
       const existing = this.db.prepare('SELECT * FROM secrets WHERE name = ?').get(name) as SecretRow | undefined;
+      // Re-signing a tampered row would bless the tampering: refuse it first.
+      if (existing) assertTrusted(this.db, SECRETS, existing, `secret ${name}`);
       const id = existing?.id ?? randomUUID();
       const version = (existing?.current_version ?? 0) + 1;
       const blob = seal(key, value, secretAad(vaultId, id, version));
@@ -162,6 +170,7 @@ export class SecretStore {
       this.db
         .prepare("INSERT INTO secret_versions (secret_id, version, blob, state, created_at) VALUES (?, ?, ?, 'current', ?)")
         .run(id, version, blob, now);
+      resign(this.db, SECRETS, id);
       this.vault.auditInTransaction([{ event: existing ? 'secret.update' : 'secret.create', secret: name, version, ...audit }]);
       return { version, created: !existing };
     });
@@ -173,6 +182,7 @@ export class SecretStore {
       throw new AkcError('INVALID_ARGUMENT', `unknown secret type ${String(input.type)}`);
     const meta = this.get(name);
     durableTransaction(this.db, () => {
+      assertTrusted(this.db, SECRETS, this.db.prepare('SELECT * FROM secrets WHERE id = ?').get(meta.id) as object, `secret ${name}`);
       this.db
         .prepare(
           'UPDATE secrets SET type = coalesce(?, type), description = coalesce(?, description), owner = coalesce(?, owner), tags = coalesce(?, tags), updated_at = ? WHERE id = ?',
@@ -185,6 +195,7 @@ export class SecretStore {
           this.vault.clock.now(),
           meta.id,
         );
+      resign(this.db, SECRETS, meta.id);
       this.vault.auditInTransaction([{ event: 'secret.update', secret: name, reason: 'metadata', ...audit }]);
     });
     return this.get(name);
@@ -211,6 +222,10 @@ export class SecretStore {
   revealMeta(meta: SecretMeta, version?: number): SecretValue {
     const { key, vaultId } = this.vault.requireKeyAndId();
     const name = meta.name;
+    // The row as stored now (not the caller's copy): its MAC binds this name to this id.
+    const stored = cachedStatement(this.db, 'SELECT * FROM secrets WHERE id = ?').get(meta.id) as SecretRow | undefined;
+    if (!stored || stored.name !== name) throw new AkcError('NOT_FOUND', `no secret named ${name}`);
+    assertTrusted(this.db, SECRETS, stored, `secret ${name}`);
     const v = version ?? meta.currentVersion;
     const row = cachedStatement(this.db, 'SELECT blob FROM secret_versions WHERE secret_id = ? AND version = ?').get(meta.id, v) as
       { blob: Buffer } | undefined;

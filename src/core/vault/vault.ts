@@ -13,6 +13,9 @@ import { newKey, wipe } from '../crypto/keys.js';
 import { checkKdfParams, deriveKek, kdfParamsForNewVault, SALT_BYTES, type KdfParams } from '../crypto/kdf.js';
 import { deriveSubkey, unwrapVaultKey, wrapVaultKey } from '../crypto/vault-keys.js';
 import { KEY_BYTES } from '../crypto/aead.js';
+import { deriveRowMacKey } from '../integrity/row-mac.js';
+import { registerIntegrity, signRowsAtPasswordUnlock } from '../integrity/rows.js';
+import { deriveAdminKey, openAdminKey, sealAdminKey } from '../crypto/admin-auth.js';
 import type { KeychainPort } from '../keychain/port.js';
 import { cachedStatement, durableTransaction, openDatabase } from '../store/database.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -46,7 +49,17 @@ export class Vault {
   /** The id of the vault `dek` was unwrapped for (read at unlock; a vault's id never changes). */
   private dekVaultId: string | null = null;
   private auditMacKey: Buffer | null = null;
+  /** The row-MAC key (integrity/row-mac.ts) while unlocked; zeroed on lock like the audit key. */
+  private rowMacKey: Buffer | null = null;
   private auditLog: AuditLog | null = null;
+  /**
+   * The admin proof key A (crypto/admin-auth.ts), learned at every unlock and KEPT after
+   * locking. A is one-way from the password's KEK: it opens no wrapped key and no secret,
+   * so a locked host holding it can still decrypt nothing. What it allows is verifying the
+   * CLI's challenge–response proofs while locked, and opening a KEK the CLI seals for it
+   * (`akc unlock`), so the master password never has to cross the socket. Zeroed at close.
+   */
+  private adminProofKey: Buffer | null = null;
   private readonly listeners = new Set<UnlockListener>();
 
   private constructor(opts: VaultOptions, db: Database | null) {
@@ -54,6 +67,7 @@ export class Vault {
     this.keychain = opts.keychain;
     this.clock = opts.clock ?? systemClock;
     this.dbHandle = db;
+    if (db) this.registerIntegrity(db);
   }
 
   /** Opens the vault in `dataDir` without creating anything. */
@@ -78,13 +92,25 @@ export class Vault {
   }
 
   get audit(): AuditLog {
-    this.auditLog ??= new AuditLog(this.db);
+    // With the data dir: the log keeps its head and the audit anchor (audit/anchor.ts).
+    this.auditLog ??= new AuditLog(this.db, { dataDir: this.dataDir });
     return this.auditLog;
   }
 
   /** The audit MAC key while unlocked, else null. */
   get auditKey(): Buffer | null {
     return this.auditMacKey;
+  }
+
+  /**
+   * A for checking admin proofs, or null when this process never learned it (never
+   * unlocked, or a legacy vault unlocked only by keychain so far). While unlocked it is
+   * re-read from the vault, so an `akc passwd` by another process applies at once. Do
+   * not keep the reference.
+   */
+  get adminKey(): Buffer | null {
+    if (this.dek) this.loadAdminKey();
+    return this.adminProofKey;
   }
 
   get keychainUnlockEnabled(): boolean {
@@ -95,6 +121,11 @@ export class Vault {
     const row = this.row();
     if (!row) throw notInitialized();
     return parseKdf(row.kdf);
+  }
+
+  /** The password slot's Argon2id salt (not secret: the CLI derives the KEK itself, see crypto/admin-auth.ts). */
+  get kdfSalt(): Buffer {
+    return Buffer.from(this.requireRow().salt);
   }
 
   onStateChange(listener: UnlockListener): () => void {
@@ -141,7 +172,10 @@ export class Vault {
         await this.keychain.set(id, unlockKey.toString('base64'));
         keychainStored = true;
       }
-      this.dbHandle ??= openDatabase(this.dataDir, { create: true });
+      if (!this.dbHandle) {
+        this.dbHandle = openDatabase(this.dataDir, { create: true });
+        if (this.dbHandle) this.registerIntegrity(this.dbHandle);
+      }
       const now = this.clock.now();
       durableTransaction(this.db, () => {
         // Checked again under the write lock: another process may have created the vault
@@ -152,8 +186,10 @@ export class Vault {
             'INSERT INTO vault (singleton, id, kdf, salt, wrapped_key_pw, wrapped_key_kc, created_at, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)',
           )
           .run(id, JSON.stringify(kdf), salt, wrappedPw, wrappedKc, now, now);
+        this.writeAdminKey(dek, id, salt, kek);
       });
       this.setUnlocked(dek);
+      signRowsAtPasswordUnlock(this.db);
       this.appendAudit({ event: 'vault.init', reason: opts.keychain ? 'keychain unlock on' : 'keychain unlock off' });
     } catch (err) {
       wipe(dek);
@@ -179,13 +215,27 @@ export class Vault {
     const kdf = parseKdf(row.kdf);
     const kek = await deriveKek(password, row.salt, kdf);
     try {
+      this.unlockWithKek(kek);
+    } finally {
+      wipe(kek);
+    }
+  }
+
+  /**
+   * Unlocks with the password's KEK, derived by the caller (the CLI derives it and sends
+   * it sealed for the host: see crypto/admin-auth.ts). Throws WRONG_PASSWORD. The caller
+   * wipes `kek`. Stores A when the vault has none yet (vaults from before admin proofs).
+   */
+  unlockWithKek(kek: Buffer): void {
+    const row = this.requireRow();
+    try {
       const dek = unwrapOrWrongPassword(() => unwrapVaultKey(kek, row.wrapped_key_pw, row.id, 'password'));
       this.setUnlocked(dek);
+      this.rememberAdminKey(dek, row, kek);
+      signRowsAtPasswordUnlock(this.db);
     } catch (err) {
       if (isAkcError(err, 'WRONG_PASSWORD')) this.appendAudit({ event: 'vault.unlock', decision: 'failed', reason: 'wrong password' });
       throw err;
-    } finally {
-      wipe(kek);
     }
   }
 
@@ -228,6 +278,8 @@ export class Vault {
     this.appendAudit({ event: 'vault.lock', reason, detail });
     wipe(this.dek);
     wipe(this.auditMacKey);
+    wipe(this.rowMacKey);
+    this.rowMacKey = null;
     this.dek = null;
     this.dekVaultId = null;
     this.auditMacKey = null;
@@ -264,8 +316,14 @@ export class Vault {
       const now = this.clock.now();
       durableTransaction(this.db, () => {
         this.db.prepare('UPDATE vault SET salt = ?, wrapped_key_pw = ?, updated_at = ? WHERE singleton = 1').run(salt, wrapped, now);
+        this.writeAdminKey(dek, row.id, salt, newKek);
         this.auditInTransaction([{ event: 'vault.passwd' }]);
       });
+      // The old password's A must stop verifying proofs in this process too.
+      if (this.adminProofKey) {
+        wipe(this.adminProofKey);
+        this.adminProofKey = deriveAdminKey(newKek);
+      }
     } finally {
       wipe(newKek);
       wipe(dek);
@@ -318,6 +376,9 @@ export class Vault {
 
   close(): void {
     this.lockSilently();
+    wipe(this.adminProofKey);
+    this.adminProofKey = null;
+    this.auditLog?.close();
     this.dbHandle?.close();
     this.dbHandle = null;
     this.auditLog = null;
@@ -326,6 +387,8 @@ export class Vault {
   private lockSilently(): void {
     wipe(this.dek);
     wipe(this.auditMacKey);
+    wipe(this.rowMacKey);
+    this.rowMacKey = null;
     this.dek = null;
     this.dekVaultId = null;
     this.auditMacKey = null;
@@ -337,8 +400,70 @@ export class Vault {
     const row = this.requireRow();
     this.dekVaultId = row.id;
     this.auditMacKey = deriveSubkey(dek, row.id, 'audit-mac');
+    this.rowMacKey = deriveRowMacKey(dek, row.id);
     this.audit.checkpointHead(this.clock.now(), this.auditMacKey);
+    this.loadAdminKey();
     this.emit();
+  }
+
+  /** Replaces the in-memory A with the one stored in the vault, if it opens (needs the vault key). */
+  private loadAdminKey(): boolean {
+    const dek = this.dek;
+    const row = this.row();
+    if (!dek || !row) return false;
+    const stored = cachedStatement(this.db, 'SELECT value FROM settings WHERE key = ?').get(ADMIN_KEY_SETTING) as
+      | { value: string }
+      | undefined;
+    if (!stored) return false;
+    let key: Buffer;
+    try {
+      key = openAdminKey(dek, row.id, row.salt, Buffer.from(stored.value, 'base64'));
+    } catch {
+      // Tampered, or sealed for an older password (salt): ignore it; the next password
+      // unlock rewrites it from the KEK.
+      return false;
+    }
+    wipe(this.adminProofKey);
+    this.adminProofKey = key;
+    return true;
+  }
+
+  /** After a password unlock: A from the KEK, stored when missing or stale. */
+  private rememberAdminKey(dek: Buffer, row: VaultRow, kek: Buffer): void {
+    const fresh = deriveAdminKey(kek);
+    if (this.loadAdminKey() && this.adminProofKey!.equals(fresh)) {
+      wipe(fresh);
+      return;
+    }
+    wipe(this.adminProofKey);
+    this.adminProofKey = fresh;
+    try {
+      durableTransaction(this.db, () => this.writeAdminKey(dek, row.id, row.salt, kek));
+    } catch {
+      // The unlock itself succeeded and A is in memory; storing it is retried at the next
+      // password unlock (without it, a keychain unlock in another process cannot verify proofs).
+    }
+  }
+
+  /** Writes sealed A in the caller's transaction. */
+  private writeAdminKey(dek: Buffer, vaultId: string, salt: Buffer, kek: Buffer): void {
+    const adminKey = deriveAdminKey(kek);
+    try {
+      const sealed = sealAdminKey(dek, vaultId, salt, adminKey);
+      this.db
+        .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+        .run(ADMIN_KEY_SETTING, sealed.toString('base64'));
+    } finally {
+      wipe(adminKey);
+    }
+  }
+
+  private registerIntegrity(db: Database): void {
+    registerIntegrity(db, {
+      rowKey: () => this.rowMacKey,
+      auditInTransaction: (entries) => this.auditInTransaction(entries),
+      now: () => this.clock.now(),
+    });
   }
 
   private emit(): void {
@@ -358,6 +483,9 @@ export class Vault {
     return row;
   }
 }
+
+/** The settings row holding A sealed under the vault key (crypto/admin-auth.ts sealAdminKey). */
+const ADMIN_KEY_SETTING = 'vault.admin_key';
 
 function alreadyInitialized(dataDir: string): AkcError {
   return new AkcError('ALREADY_INITIALIZED', `a vault already exists in ${dataDir}`, {

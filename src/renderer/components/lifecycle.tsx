@@ -145,6 +145,7 @@ const ALERT_TITLES: Record<AlertView['kind'], string> = {
   'rotation.failed': 'Rotation failed',
   'rotation.due': 'Rotation due',
   'guard.fired': 'Guard fired',
+  'tamper.row': 'Tampered row ignored',
 };
 
 /** Open alerts, newest first, each with Dismiss. Renders nothing when there are none. */

@@ -1,6 +1,7 @@
 /** The two screens before the vault is open: first-run setup and unlock. */
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { AppState } from '../../shared/contract';
+import { keychainExposure, keychainUnlockByDefault } from '../../shared/keychain-default';
 import { AppMark, Icon } from '../components/Icon';
 import { Button, ErrorNote, Field, PasswordInput } from '../components/ui';
 import { api, toUiError, type UiError } from '../lib/api';
@@ -10,10 +11,7 @@ const MIN_CHARS = 8;
 
 /** What storing the unlock key in the OS keychain means on this platform. */
 export function keychainNote(state: Pick<AppState, 'platform' | 'keychainName'>): string {
-  if (state.platform === 'darwin') {
-    return `The key is stored in your ${state.keychainName} and bound to Agent Keychain: other apps have to ask macOS before they can read it.`;
-  }
-  return `The key is stored in ${state.keychainName}. Any program running as your user can read it while you are signed in — leave this off if you run untrusted code as this user.`;
+  return keychainExposure(state.platform, state.keychainName);
 }
 
 function GateFrame({ children }: { children: ReactNode }) {
@@ -30,7 +28,8 @@ export function Setup({ state, onState }: { state: AppState; onState: (s: AppSta
   const confirm = useRef<HTMLInputElement>(null);
   const [password, setPassword] = useState('');
   const [confirmation, setConfirmation] = useState('');
-  const [keychain, setKeychain] = useState(true);
+  // Off by default where any same-user program can read the keychain entry (shared/keychain-default.ts).
+  const [keychain, setKeychain] = useState(() => keychainUnlockByDefault(state.platform));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UiError | null>(null);
   const [touchedConfirm, setTouchedConfirm] = useState(false);
