@@ -20,7 +20,7 @@ import { readServiceConfig } from '../core/service/config.js';
  * agent running as us could set the variable.
  */
 export function configuredServiceUid(env: NodeJS.ProcessEnv = process.env): number | null {
-  let uid: number | null = null;
+  let uid: number | null;
   const fromEnv = env.AKC_SERVICE_UID;
   if (fromEnv !== undefined && fromEnv !== '') {
     uid = /^\d{1,10}$/.test(fromEnv) ? Number(fromEnv) : null;

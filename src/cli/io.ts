@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import tty from 'node:tty';
 import { AkcError } from '../shared/errors.js';
-import { sanitizeLine } from '../shared/sanitize.js';
+import { escapeJsonForTerminal, sanitizeLine } from '../shared/sanitize.js';
 
 const MAX_STDIN_BYTES = 1024 * 1024;
 /** The vault refuses shorter master passwords (core/vault/vault.ts); checked here before "Repeat it". */
@@ -272,7 +272,8 @@ function oneLine(s: string): string {
 }
 
 export function writeJson(io: Io, value: unknown): void {
-  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  // Lossless: JSON escapes keep what a terminal would act on (C1, bidi, zero-width) inert.
+  io.stdout.write(escapeJsonForTerminal(JSON.stringify(value, null, 2)) + '\n');
 }
 
 /** Renders rows as aligned columns. Cells may hold what agents chose (names, paths, purposes): sanitized. */

@@ -18,7 +18,7 @@ export const ADMIN_COMMANDS: Command[] = [
       'A process is this agent only if every rule matches what the kernel reports about it:\n' +
       '  --exe PATH          the executable, or the script for node/python/bash/... agents\n' +
       '  --sha256 auto|HEX   pin the executable’s SHA-256 (auto hashes the file now)\n' +
-      '  --arg-pattern GLOB  glob over its arguments (argv[1..] joined by spaces)\n' +
+      '  --arg-pattern GLOB  glob over its arguments (argv[1..] joined by spaces; for akc itself, its subcommand)\n' +
       '  --cwd GLOB          glob over its working directory\n' +
       '  --replace           change the rules of an existing agent (its grants stay)\n' +
       'Globs: * within a path segment, ** across segments, ? one character.\n' +

@@ -24,24 +24,18 @@ export async function serviceCall<M extends ServiceMethod>(
   const host = await connectHost(ctx);
   try {
     if (!serverIsHardenedHost(host.serverUid)) {
-      throw new AkcError('DENIED', `refusing to ${action}: the server at ${ctx.paths.socket} is not the hardened host (uid ${host.serverUid})`, {
-        hint: 'check `akc service status`; is the host running as the service user?',
-      });
+      throw new AkcError(
+        'DENIED',
+        `refusing to ${action}: the server at ${ctx.paths.socket} is not the hardened host (uid ${host.serverUid})`,
+        {
+          hint: 'check `akc service status`; is the host running as the service user?',
+        },
+      );
     }
     // Ask for the password only once the real host is on the line.
     const full = typeof params === 'function' ? await params() : params;
     return (await host.conn.call(method, full, { action })) as ServiceResults[M];
   } finally {
     await host.conn.close();
-  }
-}
-
-/** Reads the master password for a change; the caller's builder gets it as text. */
-export async function withPassword<T>(ctx: CommandContext, build: (password: string) => T, prompt?: string): Promise<T> {
-  const buf = await (prompt ? ctx.input.newPassword(prompt) : ctx.input.password());
-  try {
-    return build(buf.toString('utf8'));
-  } finally {
-    buf.fill(0);
   }
 }

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog, Menu, nativeTheme, Notification, session, type IpcMainInvokeEvent } from 'electron';
 import { DesktopService } from '../core/desktop/service';
+import { rendererSource } from '../core/desktop/renderer-source';
+import { hardenProcess } from '../core/host/harden-process';
 import { parseTrayAction, type TrayAction } from '../core/desktop/tray-model';
 import { NapiKeychain } from '../core/keychain/napi-keychain';
 import type { Logger } from '../core/logger';
@@ -23,7 +25,8 @@ import { TrayController } from './tray';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PRELOAD = path.join(here, '../preload/index.cjs');
 const RENDERER_DIR = path.join(here, '../renderer');
-const DEV_URL = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
+const RENDERER = rendererSource(process.env, app.isPackaged);
+const DEV_URL = RENDERER.kind === 'dev' ? RENDERER.url : undefined;
 
 const logger: Logger = {
   info: (m) => process.stderr.write(`agent-keychain info: ${m}\n`),
@@ -35,6 +38,9 @@ function urlFor(hash: string): string {
   return DEV_URL ? `${DEV_URL}${hash}` : `${APP_ORIGIN}/index.html${hash}`;
 }
 
+// Non-dumpable before the vault key exists here (no ptrace, core dump or /proc/<pid>/mem).
+const hardened = hardenProcess();
+if (!hardened.applied) logger.warn(`the host's memory is readable by your other processes: ${hardened.method}`);
 // Files we create (vault.db, the socket, exports) are private to the user.
 process.umask(0o077);
 app.setName('Agent Keychain');

@@ -75,7 +75,14 @@ export interface ApprovalSummary {
   program: string;
   pid: number;
   exe: string | null;
+  /** From the process's argv: a claim it can rewrite (`scriptClaimed`), not kernel truth. */
   script: string | null;
+  /** True when `script` is set: it comes from argv, which the process writes itself. */
+  scriptClaimed?: boolean;
+  /** SHA-256 of the script file's content at request time. */
+  scriptSha256?: string | null;
+  /** Injected code: variable and option NAMES (never values); any entry voided every grant. */
+  injectedCode?: string[];
   exeSha256: string | null;
   badge: 'known' | 'new' | 'changed';
   secrets: string[];

@@ -32,9 +32,10 @@ const ELLIPSIS = '…';
 // Zl/Zp line and paragraph separators, Cs lone surrogates. The explicit ranges are
 // invisible characters of other categories: the combining grapheme joiner, Hangul and
 // halfwidth fillers, Khmer inherent vowels, Mongolian variation selectors, and the
-// variation selectors (which can also smuggle data past a reader).
-const UNSAFE =
-  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/u;
+// variation selectors (which can also smuggle data past a reader). Each is tested one code
+// point at a time, so combining characters in the class are intended.
+// eslint-disable-next-line no-misleading-character-class
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\uffa0\ufe00-\ufe0f\u{e0100}-\u{e01ef}]/u;
 
 function hex(n: number, width: number): string {
   return n.toString(16).padStart(width, '0');
@@ -95,4 +96,23 @@ export function sanitizeOptional(input: string | null, max = DISPLAY_LINE_MAX): 
 export function hasUnsafeText(input: string): boolean {
   for (const ch of input) if (UNSAFE.test(ch)) return true;
   return false;
+}
+
+// What JSON.stringify leaves raw but a terminal or a bidi renderer acts on (it already
+// escapes U+0000–U+001F and lone surrogates). Per code unit: astral format characters
+// (tags) become their two surrogate escapes.
+const JSON_UNSAFE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]|\udb40[\udc00-\udc7f]/g;
+
+/**
+ * JSON text (from JSON.stringify) with every remaining control, bidi and invisible
+ * character written as a `\uXXXX` escape. Lossless: inside JSON strings an escape means
+ * the same character, and such characters never occur outside strings.
+ */
+export function escapeJsonForTerminal(json: string): string {
+  return json.replace(JSON_UNSAFE, (s) =>
+    s
+      .split('')
+      .map((unit) => `\\u${hex(unit.charCodeAt(0), 4)}`)
+      .join(''),
+  );
 }

@@ -49,7 +49,10 @@ const auth = z.strictObject({ password });
 const name = z.string().min(1).max(200);
 const text = z.string().max(2000);
 /** A secret value travels as UTF-8 text inside one frame (64 KiB), like `secret.get` answers. */
-const value = z.string().min(1).max(60 * 1024);
+const value = z
+  .string()
+  .min(1)
+  .max(60 * 1024);
 
 export const serviceParamsSchemas = {
   'service.info': z.strictObject({}),

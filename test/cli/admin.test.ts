@@ -680,8 +680,11 @@ describe('akc audit', () => {
     } finally {
       d.close();
     }
-    // The chain alone looks fine; the MAC checkpoint does not.
-    await ok(env, ['audit', 'verify']);
+    // The chain alone looks fine; the audit anchor (even unauthenticated, while locked) and
+    // the MAC checkpoint do not.
+    const locked = await akc(env, ['audit', 'verify']);
+    assert.equal(locked.code, 1);
+    assert.match(locked.stderr, /does not match the audit anchor/);
     const problem = 'audit log altered at entry 4: the chain was rewritten: entries up to 4 do not match the signed checkpoint';
     await fails(env, ['audit', 'verify', '--password-stdin'], PW, 1, problem);
     // Unlocking to verify must not bless the rewritten chain.

@@ -85,6 +85,7 @@ describe('akc under an old Node', { skip }, () => {
       peers.push(s);
       closed.push(new Promise((r) => s.on('close', () => r())));
       s.on('error', () => {});
+      s.resume(); // read, so the peer's end is seen
     });
     await new Promise<void>((r) => server.listen(env.socket, r));
     try {
@@ -113,11 +114,7 @@ describe('akc under an old Node', { skip }, () => {
     const r = await oldAkc(env, ['status']);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.equal(
-      r.stderr.split('\n')[0],
-      `akc: error: Agent Keychain needs Node.js 22 or newer (found v${OLD!.version})`,
-      r.stderr,
-    );
+    assert.equal(r.stderr.split('\n')[0], `akc: error: Agent Keychain needs Node.js 22 or newer (found v${OLD!.version})`, r.stderr);
     assert.match(r.stderr.split('\n')[1]!, /^akc: hint: run \S*scripts\/node22\.sh once/);
     assert.equal(r.stderr.split('\n').length, 3, 'two lines');
     assert.equal(fs.existsSync(env.home), false, 'nothing ran');

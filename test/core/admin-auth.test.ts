@@ -80,7 +80,10 @@ describe('admin proof crypto', () => {
     assert.equal(verifyAdminProof(a, nonce, 'approval.decide', reordered, proof), true);
     assert.equal(verifyAdminProof(a, nonce, 'approval.decide', { ...params, block: true }, proof), false);
     assert.equal(canonicalJson({ b: [1, { d: null, c: 'x' }], a: true }), '{"a":true,"b":[1,{"c":"x","d":null}]}');
-    assert.throws(() => canonicalJson({ x: Number.NaN }), (e) => isAkcError(e, 'INVALID_ARGUMENT'));
+    assert.throws(
+      () => canonicalJson({ x: Number.NaN }),
+      (e) => isAkcError(e, 'INVALID_ARGUMENT'),
+    );
   });
 
   test('the transported KEK opens only with the same admin key, nonce and vault', () => {
@@ -88,19 +91,37 @@ describe('admin proof crypto', () => {
     const sealed = sealKekForTransport(a, nonce, 'vault-1', kek);
     assert.ok(!sealed.includes(kek), 'sealed, not copied');
     assert.deepEqual(openKekFromTransport(a, nonce, 'vault-1', sealed), kek);
-    assert.throws(() => openKekFromTransport(randomBytes(ADMIN_KEY_BYTES), nonce, 'vault-1', sealed), (e) => isAkcError(e, 'CORRUPT'));
-    assert.throws(() => openKekFromTransport(a, randomBytes(NONCE_BYTES), 'vault-1', sealed), (e) => isAkcError(e, 'CORRUPT'));
-    assert.throws(() => openKekFromTransport(a, nonce, 'vault-2', sealed), (e) => isAkcError(e, 'CORRUPT'));
+    assert.throws(
+      () => openKekFromTransport(randomBytes(ADMIN_KEY_BYTES), nonce, 'vault-1', sealed),
+      (e) => isAkcError(e, 'CORRUPT'),
+    );
+    assert.throws(
+      () => openKekFromTransport(a, randomBytes(NONCE_BYTES), 'vault-1', sealed),
+      (e) => isAkcError(e, 'CORRUPT'),
+    );
+    assert.throws(
+      () => openKekFromTransport(a, nonce, 'vault-2', sealed),
+      (e) => isAkcError(e, 'CORRUPT'),
+    );
   });
 
   test('the CLI refuses challenge KDF parameters below the defaults unless the DANGEROUS test knob is set', () => {
     const weak = { m: KDF.memoryKiB, t: KDF.timeCost, p: KDF.parallelism };
-    assert.throws(() => checkChallengeKdf(weak, {}), (e) => isAkcError(e, 'DENIED') && /weaker than the defaults/.test(e.message));
-    assert.throws(() => checkChallengeKdf({ ...weak, m: DEFAULT_KDF.memoryKiB }, {}), (e) => isAkcError(e, 'DENIED'));
+    assert.throws(
+      () => checkChallengeKdf(weak, {}),
+      (e) => isAkcError(e, 'DENIED') && /weaker than the defaults/.test(e.message),
+    );
+    assert.throws(
+      () => checkChallengeKdf({ ...weak, m: DEFAULT_KDF.memoryKiB }, {}),
+      (e) => isAkcError(e, 'DENIED'),
+    );
     assert.equal(checkChallengeKdf(weak, { AKC_DANGEROUS_TEST_WEAK_KDF: '1' }).memoryKiB, KDF.memoryKiB);
     const defaults = { m: DEFAULT_KDF.memoryKiB, t: DEFAULT_KDF.timeCost, p: DEFAULT_KDF.parallelism };
     assert.equal(checkChallengeKdf(defaults, {}).timeCost, DEFAULT_KDF.timeCost);
-    assert.throws(() => checkChallengeKdf({ ...defaults, m: 1 << 30 }, { AKC_DANGEROUS_TEST_WEAK_KDF: '1' }), (e) => isAkcError(e, 'DENIED'));
+    assert.throws(
+      () => checkChallengeKdf({ ...defaults, m: 1 << 30 }, { AKC_DANGEROUS_TEST_WEAK_KDF: '1' }),
+      (e) => isAkcError(e, 'DENIED'),
+    );
   });
 });
 
@@ -202,7 +223,10 @@ describe('the vault’s admin key', () => {
   test('unlockWithKek refuses a wrong KEK as a wrong password', async () => {
     const { vault } = await newVault();
     vault.lock('test');
-    assert.throws(() => vault.unlockWithKek(randomBytes(32)), (e) => isAkcError(e, 'WRONG_PASSWORD'));
+    assert.throws(
+      () => vault.unlockWithKek(randomBytes(32)),
+      (e) => isAkcError(e, 'WRONG_PASSWORD'),
+    );
     assert.equal(vault.state, 'locked');
     vault.close();
   });

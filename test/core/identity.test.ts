@@ -23,7 +23,11 @@ import {
   pidfdRefersTo,
   readProcessInfo,
   scriptFromArgv,
+  injectedVariables,
+  nodeOptionsInjects,
+  codeFlagsFromArgv,
 } from '../../src/core/identity/index.js';
+import { akcSubcommand } from '../../src/core/policy/requester.js';
 import { isAkcError } from '../../src/shared/errors.js';
 
 const linux = process.platform === 'linux';
@@ -358,5 +362,82 @@ describe('hashExecutable', () => {
   test('a missing file or a directory is an IO error', async () => {
     await assert.rejects(hashExecutable(path.join(dir, 'nope')), (err) => isAkcError(err, 'IO'));
     await assert.rejects(hashExecutable(dir), (err) => isAkcError(err, 'IO'));
+  });
+});
+
+describe('injected code (issue 16)', () => {
+  const env = (o: Record<string, string>) => new Map(Object.entries(o).map(([k, v]) => [k, [v]]));
+
+  test('code-injecting variables are named, never their values; harmless ones are not', () => {
+    assert.deepEqual(
+      injectedVariables(
+        env({ LD_PRELOAD: '/x/evil.so', PYTHONPATH: '/x', BASH_FUNC_ls: '() { evil; }', HOME: '/h', PYTHONUNBUFFERED: '1' }),
+      ),
+      ['BASH_FUNC_ls', 'LD_PRELOAD', 'PYTHONPATH'],
+    );
+    assert.deepEqual(injectedVariables(env({ LD_PRELOAD: '' })), [], 'an empty variable loads nothing');
+    assert.deepEqual(injectedVariables(env({ NODE_OPTIONS: '--max-old-space-size=4096 --enable-source-maps' })), []);
+    assert.deepEqual(injectedVariables(env({ NODE_OPTIONS: '--max-old-space-size=4096 --import=./evil.mjs' })), ['NODE_OPTIONS']);
+    assert.deepEqual(
+      injectedVariables(new Map([['NODE_OPTIONS', ['--no-warnings', '-r ./evil.cjs']]])),
+      ['NODE_OPTIONS'],
+      'a duplicate cannot hide behind a harmless twin',
+    );
+    assert.equal(nodeOptionsInjects('--inspect'), true);
+  });
+
+  test('interpreter options that load code, inline code and missing scripts are flagged', () => {
+    const node = '/usr/bin/node';
+    assert.deepEqual(codeFlagsFromArgv(['node', 'app.js'], node), []);
+    assert.deepEqual(codeFlagsFromArgv(['node', '-r', 'evil.cjs', 'app.js'], node), ['node -r']);
+    assert.deepEqual(codeFlagsFromArgv(['node', '--import=evil.mjs', 'app.js'], node), ['node --import']);
+    assert.deepEqual(codeFlagsFromArgv(['node', '--inspect=0', 'app.js'], node), ['node --inspect']);
+    assert.deepEqual(codeFlagsFromArgv(['node', '-e', 'x'], node), ['inline code (node -e)']);
+    assert.deepEqual(codeFlagsFromArgv(['python3', '-c', 'x'], '/usr/bin/python3'), ['inline code (python -c)']);
+    assert.equal(codeFlagsFromArgv(['node'], node).length, 1, 'no script: code from stdin or a prompt');
+    assert.deepEqual(codeFlagsFromArgv(['/usr/bin/curl', '-e', 'x'], '/usr/bin/curl'), [], 'not an interpreter');
+  });
+
+  test('a native program cannot claim to be an interpreter script by rewriting argv[0]', () => {
+    assert.equal(scriptFromArgv(['node', '/srv/agent.js'], { exe: '/tmp/agentbin', cwd: '/w' }), null);
+    assert.equal(scriptFromArgv(['node', '/srv/agent.js'], { exe: null, cwd: '/w' }), '/srv/agent.js', 'argv[0] only without an exe');
+  });
+
+  test('the environment of a real child is read from /proc, and its injected code found', { skip: !linux && 'needs /proc' }, async () => {
+    const child = spawn(process.execPath, ['client.mjs', sockPath], {
+      cwd: dir,
+      stdio: 'ignore',
+      env: { PATH: '/usr/bin:/bin', LD_PRELOAD: '', NODE_PATH: dir },
+    });
+    children.push(child);
+    const sock = await nextConnection();
+    const id = await identifyPeer(sock);
+    assert.deepEqual(id.injectedCode, ['environment NODE_PATH']);
+    assert.equal(id.unidentified, null);
+    assert.equal(id.scriptSha256, sha256(path.join(dir, 'client.mjs')));
+    sock.destroy();
+    await exited(child);
+  });
+
+  test('a peer that exited before identification is unidentified, not "?"', async () => {
+    const child = startClient(['client.mjs'], { mode: 'exit' });
+    const sock = await nextConnection();
+    await exited(child);
+    const id = await identifyPeer(sock);
+    assert.match(id.unidentified ?? '', /exited/);
+    sock.destroy();
+  });
+});
+
+describe('agent rules for the akc CLI match its subcommand only', () => {
+  test('`akc get X --purpose mcp` is `get`, `akc mcp` is `mcp`', () => {
+    const peer = (args: string[]) => ({
+      exe: '/usr/bin/node',
+      script: '/opt/akc/bin/akc.js',
+      argv: ['node', '/opt/akc/bin/akc.js', ...args],
+    });
+    assert.equal(akcSubcommand(peer(['get', 'X', '--purpose', 'mcp'])), 'get');
+    assert.equal(akcSubcommand(peer(['mcp'])), 'mcp');
+    assert.equal(akcSubcommand(peer(['--x', 'mcp'])), 'akc', 'the CLI runs only the word right after its script');
   });
 });

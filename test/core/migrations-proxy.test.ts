@@ -33,7 +33,7 @@ describe('migration 2: proxy bindings', () => {
     const db = openDatabase(dir, { create: false })!;
     try {
       assert.ok((db.pragma('user_version', { simple: true }) as number) >= 2);
-      assert.deepEqual(db.prepare('SELECT * FROM settings').all(), [{ key: 'k', value: 'v' }]);
+      assert.deepEqual(db.prepare('SELECT key, value FROM settings').all(), [{ key: 'k', value: 'v' }]);
       assert.equal((db.prepare('SELECT name FROM secrets').get() as { name: string }).name, 'openai');
       assert.deepEqual(db.prepare('SELECT * FROM proxy_bindings').all(), []);
     } finally {

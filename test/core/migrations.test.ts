@@ -240,6 +240,33 @@ const PER_MIGRATION: Record<number, (db: Db) => void> = {
     );
     assert.equal((db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n, 1, 'alerts outlive the secret (history)');
   },
+  4(db) {
+    for (const t of ['agents', 'grants', 'secrets', 'proxy_bindings', 'settings']) {
+      assert.ok(columns(db, t).row_mac, `${t} has row_mac`);
+      assert.equal(columns(db, t).row_mac!.type, 'BLOB');
+    }
+    assert.equal(columns(db, 'grants').channel!.notnull, 1);
+    assert.ok(columns(db, 'grants').proxy_binding && columns(db, 'grants').proxy_rule);
+    const now = 1_700_000_000_000;
+    db.prepare(
+      "INSERT INTO grants (id, fingerprint, secret_pattern, effect, scope, created_at, created_by) VALUES ('g1', 'fp', 'X', 'allow', 'always', ?, 't')",
+    ).run(now);
+    assert.deepEqual(db.prepare("SELECT channel, row_mac FROM grants WHERE id = 'g1'").get(), { channel: 'secret', row_mac: null });
+    assert.throws(
+      () =>
+        db
+          .prepare(
+            "INSERT INTO grants (id, fingerprint, secret_pattern, effect, scope, created_at, created_by, channel) VALUES ('g2', 'fp', 'X', 'allow', 'always', ?, 't', 'other')",
+          )
+          .run(now),
+      /CHECK/,
+    );
+    // The alerts table was rebuilt for the new kind; its index came back.
+    db.prepare("INSERT INTO alerts (ts, kind, message) VALUES (?, 'tamper.row', 'm')").run(now);
+    db.prepare("INSERT INTO alerts (ts, kind, message) VALUES (?, 'guard.fired', 'm')").run(now);
+    assert.throws(() => db.prepare("INSERT INTO alerts (ts, kind, message) VALUES (?, 'nope', 'm')").run(now), /CHECK/);
+    assert.ok(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'alerts_open'").get());
+  },
 };
 
 describe('migrations', () => {
@@ -288,7 +315,7 @@ describe('migrations', () => {
     const { db } = freshDb();
     try {
       migrate(db);
-      db.prepare("INSERT INTO settings VALUES ('k', 'v')").run();
+      db.prepare("INSERT INTO settings (key, value) VALUES ('k', 'v')").run();
       const schema = schemaSql(db);
       const changesBefore = db.pragma('schema_version', { simple: true });
       migrate(db);
@@ -296,7 +323,7 @@ describe('migrations', () => {
       assert.deepEqual(schemaSql(db), schema);
       assert.equal(db.pragma('schema_version', { simple: true }), changesBefore, 'the schema was not touched');
       assert.equal(version(db), LATEST_SCHEMA_VERSION);
-      assert.deepEqual(db.prepare('SELECT * FROM settings').all(), [{ key: 'k', value: 'v' }]);
+      assert.deepEqual(db.prepare('SELECT key, value FROM settings').all(), [{ key: 'k', value: 'v' }]);
     } finally {
       db.close();
     }

@@ -41,7 +41,9 @@ interface AuditRowLite {
 function auditRows(env: AkcEnv, where: string): AuditRowLite[] {
   const db = new Database(vaultDb(env), { readonly: true });
   try {
-    return db.prepare(`SELECT event, pid, exe, secret, decision, reason, detail FROM audit WHERE ${where} ORDER BY seq`).all() as AuditRowLite[];
+    return db
+      .prepare(`SELECT event, pid, exe, secret, decision, reason, detail FROM audit WHERE ${where} ORDER BY seq`)
+      .all() as AuditRowLite[];
   } finally {
     db.close();
   }
@@ -140,7 +142,8 @@ describe('a client that never reads its replies', () => {
 describe('one program flooding the approval queue', () => {
   let env: AkcEnv;
   let daemon: Daemon;
-  const NAMES = Array.from({ length: 10 }, (_, i) => `FLOOD_${String(i).padStart(2, '0')}`);
+  // 8 distinct names: the anomaly guard's burst rule (more than 8 in 60 s) would lock the vault.
+  const NAMES = Array.from({ length: 8 }, (_, i) => `FLOOD_${String(i).padStart(2, '0')}`);
 
   before(async () => {
     env = await initVault({ ...Object.fromEntries(NAMES.map((n) => [n, `value-of-${n}`])), OTHER: 'other-program-value' });
@@ -151,7 +154,7 @@ describe('one program flooding the approval queue', () => {
   });
 
   it('gets RATE_LIMITED past its share, every refusal audited, and another program still gets a prompt', async () => {
-    // Program A (this test process) asks for 10 distinct secrets on one connection at once.
+    // Program A (this test process) asks for 8 distinct secrets on one connection at once.
     const a = await RawClient.connect(env.socket);
     try {
       const answers = NAMES.map((name, i) => ({ name, id: `a-${i}` }));
@@ -166,17 +169,13 @@ describe('one program flooding the approval queue', () => {
       const pendingNames = answers.filter((_, i) => outcomes[i].method === 'approval.pending').map((x) => x.name);
       const refusedNames = answers.filter((_, i) => 'error' in outcomes[i]).map((x) => x.name);
       assert.equal(pendingNames.length, 4, `four prompts (its share): ${JSON.stringify(a.messages)}`);
-      assert.equal(refusedNames.length, 6);
+      assert.equal(refusedNames.length, 4);
       for (const r of outcomes.filter((o) => 'error' in o)) assert.equal(r.error.data.reason, 'RATE_LIMITED', JSON.stringify(r));
       assert.equal(new Set(outcomes.filter((o) => o.method).map((p) => p.params.approvalId)).size, 4, 'four distinct prompts');
 
       // Every refusal past the share is in the audit log (secret.get once refused these silently).
       const denies = auditRows(env, "event = 'secret.deny' AND reason = 'rate limited'");
-      assert.deepEqual(
-        denies.map((d) => d.secret).sort(),
-        refusedNames.sort(),
-        JSON.stringify(denies),
-      );
+      assert.deepEqual(denies.map((d) => d.secret).sort(), refusedNames.sort(), JSON.stringify(denies));
       for (const d of denies) assert.equal(d.pid, process.pid);
 
       // Program B (another script, so another fingerprint) still gets its prompt.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hasUnsafeText, sanitizeForDisplay, sanitizeLine, sanitizeOptional } from '../../src/shared/sanitize.js';
+import { escapeJsonForTerminal, hasUnsafeText, sanitizeForDisplay, sanitizeLine, sanitizeOptional } from '../../src/shared/sanitize.js';
 
 /** Nothing left that a terminal or a bidi renderer would act on. */
 function assertInert(s: string): void {
@@ -13,7 +13,17 @@ function assertInert(s: string): void {
 
 describe('sanitizeLine', () => {
   it('leaves ordinary text alone (paths, spaces, non-Latin scripts, emoji)', () => {
-    for (const s of ['/usr/bin/node', 'node agent.js', 'deploy the “prod” db — ok?', 'Überprüfung', 'ключ', '密钥', 'مفتاح', '🔑 key', '']) {
+    for (const s of [
+      '/usr/bin/node',
+      'node agent.js',
+      'deploy the “prod” db — ok?',
+      'Überprüfung',
+      'ключ',
+      '密钥',
+      'مفتاح',
+      '🔑 key',
+      '',
+    ]) {
       assert.equal(sanitizeLine(s), s);
       assert.equal(hasUnsafeText(s), false);
     }
@@ -56,8 +66,8 @@ describe('sanitizeLine', () => {
 
   it('zero-width and invisible characters, separators, tags, fillers and variation selectors', () => {
     const invisible = [
-      0x200b, 0x200c, 0x200d, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xfeff, 0x180e, 0x034f, 0x115f, 0x1160, 0x3164, 0xffa0,
-      0x17b4, 0xfe0f, 0x2028, 0x2029, 0xfff9,
+      0x200b, 0x200c, 0x200d, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xfeff, 0x180e, 0x034f, 0x115f, 0x1160, 0x3164, 0xffa0, 0x17b4,
+      0xfe0f, 0x2028, 0x2029, 0xfff9,
     ];
     for (const cp of invisible) {
       const out = sanitizeLine(`cl${String.fromCodePoint(cp)}aude`);
@@ -103,5 +113,16 @@ describe('sanitizeForDisplay (multi-line)', () => {
 
   it('has its own, larger default cap', () => {
     assert.equal([...sanitizeForDisplay('y'.repeat(20_000), { multiline: true })].length, 8192);
+  });
+});
+
+describe('escapeJsonForTerminal', () => {
+  it('escapes C1, bidi, zero-width, separators and tag characters; JSON.parse gives the same value back', () => {
+    const value = { name: 'a\u009b2K\u202eb\u200b\u2028\ufeff\u{e0041}c\u00ad', plain: 'ключ 🔑 "q"', esc: '\x1b[2K\r' };
+    const json = escapeJsonForTerminal(JSON.stringify(value, null, 2));
+    assertInert(json.replace(/\n/g, ' '));
+    assert.deepEqual(JSON.parse(json), value);
+    assert.ok(json.includes('\\u202e') && json.includes('\\u009b') && json.includes('\\udb40\\udc41'));
+    assert.ok(json.includes('ключ 🔑'), 'ordinary text stays readable');
   });
 });

@@ -183,7 +183,10 @@ describe('screens in Chromium against the real core', { skip }, () => {
     await page.getByRole('heading', { name: 'Create your vault' }).waitFor();
     const keychain = page.getByRole('checkbox', { name: /Unlock with/ });
     assert.equal(await keychain.isChecked(), false, 'keychain unlock is off by default where any same-user program can read it');
-    assert.match((await page.locator('.check-note').textContent()) ?? '', /any program running as your user — an agent included — can read it/);
+    assert.match(
+      (await page.locator('.check-note').textContent()) ?? '',
+      /any program running as your user — an agent included — can read it/,
+    );
     await keychain.check();
 
     const create = page.getByRole('button', { name: 'Create vault' });

@@ -194,7 +194,9 @@ export async function revoke(ctx: CommandContext): Promise<void> {
   );
   if (ctx.json)
     return writeJson(ctx.io, { name: result.agent.name, revoked: true, grantsRevoked: result.grants, leasesRevoked: result.leases });
-  ctx.io.stdout.write(`Revoked agent ${sanitizeLine(result.agent.name)} with ${plural(result.grants, 'grant')} and ${plural(result.leases, 'lease')}.\n`);
+  ctx.io.stdout.write(
+    `Revoked agent ${sanitizeLine(result.agent.name)} with ${plural(result.grants, 'grant')} and ${plural(result.leases, 'lease')}.\n`,
+  );
 }
 
 export function plural(n: number, word: string): string {

@@ -7,11 +7,10 @@ import { AkcError, isAkcError } from '../../shared/errors.js';
 import { flag, option, UsageError } from '../args.js';
 import { openVault, unlockForRead, type CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
-import { sanitizeLine } from '../../shared/sanitize.js';
-import { checkpointMessage, type AuditEntry, type AuditRow } from '../../core/audit/chain.js';
+import { escapeJsonForTerminal, sanitizeLine } from '../../shared/sanitize.js';
+import type { AuditEntry, AuditRow } from '../../core/audit/chain.js';
 import type { AuditQuery } from '../../core/audit/log.js';
-import { constantTimeEqual } from '../../core/crypto/keys.js';
-import { hmac } from '../../core/crypto/vault-keys.js';
+import { snapshotAudit, verifyAudit, type StoredCheckpoint } from '../../core/audit/verify.js';
 import type { Vault } from '../../core/vault/vault.js';
 import { parseDuration, positionals } from './agent.js';
 
@@ -140,7 +139,7 @@ export async function list(ctx: CommandContext): Promise<number> {
 async function followLog(ctx: CommandContext, vault: Vault, filters: AuditQuery, initial: AuditEntry[], head: number): Promise<number> {
   const print = (entries: AuditEntry[]): void => {
     for (const e of entries) {
-      ctx.io.stdout.write(ctx.json ? JSON.stringify(entryJson(e)) + '\n' : followLine(entryCells(e)) + '\n');
+      ctx.io.stdout.write(ctx.json ? escapeJsonForTerminal(JSON.stringify(entryJson(e))) + '\n' : followLine(entryCells(e)) + '\n');
     }
   };
   if (!ctx.json) ctx.io.stdout.write(followLine(HEADERS) + '\n');
@@ -179,70 +178,43 @@ async function followLog(ctx: CommandContext, vault: Vault, filters: AuditQuery,
   });
 }
 
-interface Checkpoint {
-  seq: number;
-  hash: Buffer;
-  mac: Buffer;
-  ts: number;
-}
-
 export async function verify(ctx: CommandContext): Promise<number> {
   // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
   if (ctx.paths.service) return (await import('./service-admin.js')).auditVerify(ctx);
   positionals(ctx, []);
   const vault = await openVault(ctx);
   try {
-    // Unlocking checkpoints the current head. Take the checkpoints as they were before, so
-    // a chain rewritten since the last checkpoint is judged against the old signature.
-    const before = vault.db.prepare('SELECT seq, hash, mac, ts FROM audit_checkpoints ORDER BY seq').all() as Checkpoint[];
+    // Unlocking checkpoints the current head. Take the anchor and the checkpoints as they
+    // were before, so a chain changed since is judged against the old signatures.
+    const before = snapshotAudit(vault.db, vault.dataDir);
     const macKey = await unlockIfPossible(ctx, vault);
-    const chain = vault.audit.verify(null);
-    let firstBad = chain.ok ? null : { seq: chain.firstBadSeq, problem: chain.problem };
-    let checkpoints = 0;
-    if (macKey) {
-      const hashAt = vault.db.prepare('SELECT hash FROM audit WHERE seq = ?').pluck();
-      for (const cp of before) {
-        if (firstBad && cp.seq >= firstBad.seq) break;
-        let problem: string | null = null;
-        let at = cp.seq;
-        if (!constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac)) {
-          problem = `checkpoint at entry ${cp.seq} has an invalid MAC (forged or altered)`;
-        } else if (cp.seq > chain.entries) {
-          at = chain.entries + 1;
-          problem = `entries ${at}…${cp.seq} are missing (the log was truncated)`;
-        } else {
-          const stored = hashAt.get(cp.seq) as Buffer | undefined;
-          if (!stored || !constantTimeEqual(stored, cp.hash)) {
-            problem = `the chain was rewritten: entries up to ${cp.seq} do not match the signed checkpoint`;
-          }
-        }
-        if (problem) {
-          firstBad = { seq: at, problem };
-          break;
-        }
-        checkpoints += 1;
-      }
-      if (firstBad) restoreCheckpoints(vault, before);
+    const r = verifyAudit(vault.db, vault.id, before, macKey);
+    if (!r.ok && macKey) restoreCheckpoints(vault, before.checkpoints);
+    if (ctx.json) {
+      writeJson(ctx.io, {
+        ok: r.ok,
+        entries: r.entries,
+        checkpointsChecked: r.checkpointsChecked,
+        checkpoints: r.checkpoints,
+        ...(r.first ? { firstBadSeq: r.first.seq, problem: r.first.problem, problems: r.problems, anchor: r.anchor } : {}),
+        ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}),
+      });
     }
-    const report = {
-      ok: firstBad === null,
-      entries: chain.entries,
-      checkpointsChecked: macKey !== null,
-      checkpoints: macKey ? checkpoints : null,
-      ...(firstBad ? { firstBadSeq: firstBad.seq, problem: firstBad.problem } : {}),
-    };
-    if (ctx.json) writeJson(ctx.io, report);
-    if (firstBad) {
-      throw new AkcError('CORRUPT', `audit log altered at entry ${firstBad.seq}: ${firstBad.problem}`, {
-        hint: 'keep a copy of vault.db for investigation; `akc audit export` shows the entries',
+    if (r.first) {
+      throw new AkcError('CORRUPT', `audit log altered at entry ${r.first.seq}: ${r.first.problem}`, {
+        hint:
+          before.anchor.kind === 'missing' && r.first.problem.includes('anchor file')
+            ? 'a vault last opened by a version without audit anchors gets one at its next unlock (with an alert); otherwise keep a copy of vault.db for investigation'
+            : 'keep a copy of vault.db (and audit-anchor) for investigation; `akc audit export` shows the entries',
       });
     }
     if (!ctx.json) {
       ctx.io.stdout.write(
         macKey
-          ? `verified · ${chain.entries} entries · ${checkpoints} checkpoint${checkpoints === 1 ? '' : 's'}\n`
-          : `verified · ${chain.entries} entries · checkpoints not checked (the vault stayed locked)\n`,
+          ? `verified · ${r.entries} entries · ${r.checkpoints} checkpoint${r.checkpoints === 1 ? '' : 's'}\n`
+          : `verified · ${r.entries} entries · checkpoints not checked (the vault stayed locked)\n`,
       );
+      for (const w of r.warnings) ctx.note(`warning: ${w}`);
       if (!macKey) ctx.note('hint: pass --password-stdin (or turn on keychain unlock) to also check the signed checkpoints');
     }
     return 0;
@@ -270,7 +242,7 @@ async function unlockIfPossible(ctx: CommandContext, vault: Vault): Promise<Buff
 }
 
 /** Puts back the checkpoints unlocking replaced, so the evidence of an alteration stays. */
-function restoreCheckpoints(vault: Vault, before: Checkpoint[]): void {
+function restoreCheckpoints(vault: Vault, before: StoredCheckpoint[]): void {
   const put = vault.db.prepare('INSERT OR REPLACE INTO audit_checkpoints (seq, hash, mac, ts) VALUES (?, ?, ?, ?)');
   try {
     vault.db.transaction(() => {

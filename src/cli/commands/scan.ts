@@ -49,7 +49,12 @@ function loadTargets(vault: Vault): ScanTarget[] {
  * content, nor the paths scanned. It is written even when the scan fails half-way.
  */
 function auditScan(vault: Vault, detail: Record<string, unknown>): void {
-  vault.appendAudit({ event: 'scan.run', decision: detail.completed ? 'completed' : 'failed', reason: `unlocked with the ${detail.unlock}`, detail });
+  vault.appendAudit({
+    event: 'scan.run',
+    decision: detail.completed ? 'completed' : 'failed',
+    reason: `unlocked with the ${detail.unlock}`,
+    detail,
+  });
 }
 
 export async function scan(ctx: CommandContext): Promise<number> {

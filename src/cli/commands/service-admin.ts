@@ -134,7 +134,12 @@ export async function agentAdd(ctx: CommandContext): Promise<void> {
 
 export async function agentRevoke(ctx: CommandContext): Promise<void> {
   const [name] = positionals(ctx, ['agent NAME']);
-  const r = await serviceCall(ctx, 'agent.revoke', async () => ({ auth: { password: await passwordText(ctx) }, name: name! }), `revoke ${name}`);
+  const r = await serviceCall(
+    ctx,
+    'agent.revoke',
+    async () => ({ auth: { password: await passwordText(ctx) }, name: name! }),
+    `revoke ${name}`,
+  );
   if (ctx.json) return writeJson(ctx.io, { name: r.agent, revoked: true, grantsRevoked: r.grants, leasesRevoked: r.leases });
   ctx.io.stdout.write(`Revoked agent ${r.agent} with ${r.grants} grant(s) and ${r.leases} lease(s).\n`);
 }
@@ -167,7 +172,12 @@ export async function grant(ctx: CommandContext): Promise<void> {
 
 export async function ungrant(ctx: CommandContext): Promise<void> {
   const [id] = positionals(ctx, ['grant ID']);
-  const r = await serviceCall(ctx, 'grant.rm', async () => ({ auth: { password: await passwordText(ctx) }, id: id! }), `revoke grant ${id}`);
+  const r = await serviceCall(
+    ctx,
+    'grant.rm',
+    async () => ({ auth: { password: await passwordText(ctx) }, id: id! }),
+    `revoke grant ${id}`,
+  );
   if (ctx.json) return writeJson(ctx.io, r.grant);
   ctx.io.stdout.write(`Revoked grant ${id}.\n`);
 }

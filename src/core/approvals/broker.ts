@@ -185,7 +185,9 @@ export class ApprovalBroker {
     clearTimeout(entry.timer);
     this.entries.delete(entry.pending.id);
     this.byKey.delete(entry.key);
-    entry.reject(new AkcError('RATE_LIMITED', 'too many approval requests are waiting; this program holds the most, so its newest one was dropped'));
+    entry.reject(
+      new AkcError('RATE_LIMITED', 'too many approval requests are waiting; this program holds the most, so its newest one was dropped'),
+    );
     this.approver.ended(entry.pending.id, { kind: 'cancelled', reason: 'displaced: the approval queue is full' }, this.list());
   }
 

@@ -24,6 +24,8 @@ export interface StoredCheckpoint {
 export interface AuditSnapshot {
   anchor: AnchorRead;
   checkpoints: StoredCheckpoint[];
+  /** The last entry before unlocking (an unlock may append an alarm entry after it). */
+  headSeq: number;
 }
 
 export interface AuditProblem {
@@ -48,7 +50,8 @@ export interface AuditVerifyReport {
 export function snapshotAudit(db: Database, dataDir: string): AuditSnapshot {
   const anchor = readAnchor(dataDir);
   const checkpoints = db.prepare('SELECT seq, hash, mac, ts FROM audit_checkpoints ORDER BY seq').all() as StoredCheckpoint[];
-  return { anchor, checkpoints };
+  const headSeq = (db.prepare('SELECT max(seq) FROM audit').pluck().get() as number | null) ?? 0;
+  return { anchor, checkpoints, headSeq };
 }
 
 export function verifyAudit(db: Database, vaultId: string, snap: AuditSnapshot, macKey: Buffer | null): AuditVerifyReport {
@@ -58,6 +61,10 @@ export function verifyAudit(db: Database, vaultId: string, snap: AuditSnapshot, 
   if (!chain.ok) problems.push({ seq: chain.firstBadSeq, problem: chain.problem });
   else if (entries === 0) problems.push({ seq: 1, problem: 'the log is empty, but every vault records its creation (the log was wiped)' });
   const chainBad = chain.ok ? null : chain.firstBadSeq;
+
+  // Where the log really ended: before any rollback alarm (an unlock writes one after the cut).
+  const firstAlarm = db.prepare('SELECT min(seq) FROM audit WHERE event = ?').pluck().get(ROLLBACK_EVENT) as number | null;
+  const realEnd = Math.min(entries, snap.headSeq, firstAlarm !== null ? firstAlarm - 1 : entries);
 
   // The signed checkpoints, as they were before unlocking.
   let checkpoints = 0;
@@ -69,8 +76,8 @@ export function verifyAudit(db: Database, vaultId: string, snap: AuditSnapshot, 
       let at = cp.seq;
       if (!constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac)) {
         problem = `checkpoint at entry ${cp.seq} has an invalid MAC (forged or altered)`;
-      } else if (cp.seq > entries) {
-        at = entries + 1;
+      } else if (cp.seq > realEnd && (cp.seq > entries || firstAlarm !== null)) {
+        at = realEnd + 1;
         problem = `entries ${at}…${cp.seq} are missing (the log was truncated)`;
       } else {
         const stored = hashAt.get(cp.seq) as Buffer | undefined;
@@ -117,7 +124,8 @@ export function verifyAudit(db: Database, vaultId: string, snap: AuditSnapshot, 
   for (const e of db
     .prepare('SELECT seq, event, reason FROM audit WHERE event IN (?, ?) ORDER BY seq')
     .iterate(ROLLBACK_EVENT, ANCHOR_MISSING_EVENT) as IterableIterator<{ seq: number; event: string; reason: string | null }>) {
-    if (e.event === ROLLBACK_EVENT) problems.push({ seq: e.seq, problem: `a rollback was detected and recorded at entry ${e.seq}: ${e.reason ?? ''}` });
+    if (e.event === ROLLBACK_EVENT)
+      problems.push({ seq: e.seq, problem: `a rollback was detected and recorded at entry ${e.seq}: ${e.reason ?? ''}` });
     else warnings.push(`entry ${e.seq}: ${e.reason ?? 'the audit anchor file was missing'}`);
   }
 

@@ -87,17 +87,13 @@ function proofMessage(nonce: Buffer, method: string, params: Record<string, unkn
 export function adminProof(adminKey: Buffer, nonce: Buffer, method: string, params: Record<string, unknown>): Buffer {
   exactLength(adminKey, ADMIN_KEY_BYTES, 'admin key');
   exactLength(nonce, NONCE_BYTES, 'challenge nonce');
-  return createHmac('sha256', adminKey).update(proofMessage(nonce, method, params)).digest();
+  return createHmac('sha256', adminKey)
+    .update(proofMessage(nonce, method, params))
+    .digest();
 }
 
 /** Constant-time check of a proof; false for any length or content mismatch. */
-export function verifyAdminProof(
-  adminKey: Buffer,
-  nonce: Buffer,
-  method: string,
-  params: Record<string, unknown>,
-  proof: Buffer,
-): boolean {
+export function verifyAdminProof(adminKey: Buffer, nonce: Buffer, method: string, params: Record<string, unknown>, proof: Buffer): boolean {
   if (proof.length !== PROOF_BYTES) return false;
   const expected = adminProof(adminKey, nonce, method, params);
   try {

@@ -50,7 +50,13 @@ export function activityEntry(e: Pick<AuditEntry, keyof ActivityEntry>): Activit
 }
 
 function processView(p: ProcessSummary): ProcessView {
-  return { pid: p.pid, exe: sanitizeOptional(p.exe), script: sanitizeOptional(p.script), argv: p.argv.map((a) => sanitizeLine(a)), cwd: sanitizeOptional(p.cwd) };
+  return {
+    pid: p.pid,
+    exe: sanitizeOptional(p.exe),
+    script: sanitizeOptional(p.script),
+    argv: p.argv.map((a) => sanitizeLine(a)),
+    cwd: sanitizeOptional(p.cwd),
+  };
 }
 
 /** `vaultUnlocked`: allowing also needs the password when the vault is locked now. */

@@ -4,6 +4,7 @@
  * password (`akc guard set`) and is audited. A hand-edited row that does not parse falls
  * back to the default.
  */
+import { SETTINGS, checkRow, signatureFor } from '../integrity/rows.js';
 import type { Database, Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
 import { durableTransaction } from '../store/database.js';
@@ -142,14 +143,17 @@ const readStmts = new WeakMap<Database, Statement>();
 export function readGuardValues(db: Database): Record<string, unknown> {
   let stmt = readStmts.get(db);
   if (!stmt) {
-    stmt = db.prepare("SELECT key, value FROM settings WHERE key >= 'guard.' AND key < 'guard/'");
+    stmt = db.prepare("SELECT key, value, row_mac FROM settings WHERE key >= 'guard.' AND key < 'guard/'");
     readStmts.set(db, stmt);
   }
   const out: Record<string, unknown> = {};
   for (const [k, spec] of Object.entries(GUARD_KEYS)) out[k] = spec.default;
-  for (const row of stmt.all() as { key: string; value: string }[]) {
+  for (const row of stmt.all() as { key: string; value: string; row_mac: Buffer | null }[]) {
     const spec = GUARD_KEYS[row.key];
     if (!spec) continue;
+    // A setting whose MAC is missing or wrong was not made by `akc guard set`: the default
+    // applies (src/core/integrity; checkRow alerts once).
+    if (checkRow(db, SETTINGS, row) === 'refused') continue;
     try {
       const v: unknown = JSON.parse(row.value);
       if (spec.check(v)) out[row.key] = v;
@@ -224,8 +228,10 @@ export function setGuardValue(vault: Vault, key: string, text: string, by: strin
   }
   durableTransaction(vault.db, () => {
     vault.db
-      .prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
-      .run(full, JSON.stringify(value));
+      .prepare(
+        'INSERT INTO settings (key, value, row_mac) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, row_mac = excluded.row_mac',
+      )
+      .run(full, JSON.stringify(value), signatureFor(vault.db, SETTINGS, { key: full, value: JSON.stringify(value) }));
     vault.auditInTransaction([{ event: 'guard.set', reason: `${full}=${formatGuardValue(full, value)} by ${by}` }]);
   });
   ownWrites.set(vault.db, (ownWrites.get(vault.db) ?? 0) + 1);

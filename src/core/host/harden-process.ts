@@ -81,12 +81,12 @@ export function hardenProcess(): HardenResult {
       return { platform, applied: isDumpable() === false, method: 'prctl(PR_SET_DUMPABLE, 0)' };
     }
     if (platform === 'darwin') {
-      const ptrace = loadLibrary(['libSystem.B.dylib', '/usr/lib/libSystem.B.dylib']).func('ptrace', 'int', ['int', 'int', 'void *', 'int']) as (
-        request: number,
-        pid: number,
-        addr: null,
-        data: number,
-      ) => number;
+      const ptrace = loadLibrary(['libSystem.B.dylib', '/usr/lib/libSystem.B.dylib']).func('ptrace', 'int', [
+        'int',
+        'int',
+        'void *',
+        'int',
+      ]) as (request: number, pid: number, addr: null, data: number) => number;
       if (ptrace(PT_DENY_ATTACH, 0, null, 0) !== 0) {
         return { platform, applied: false, method: `ptrace(PT_DENY_ATTACH) failed (errno ${koffi.errno()})` };
       }

@@ -18,6 +18,8 @@ import { GrantStore, type Grant, type GrantInput } from '../policy/grants.js';
 import { DEFAULT_LEASE_MS, LeaseStore, newLeaseId, type Lease } from '../policy/leases.js';
 import { agentFingerprint, akcSubcommand, programFingerprint, programLabel, viaProgram, type Requester } from '../policy/requester.js';
 import { hashExecutable } from '../identity/exe-hash.js';
+import { hashScript, readInjectedCode } from '../identity/code-check.js';
+import { readStartTime } from '../identity/process-info.js';
 import type { ProcessSummary } from '../identity/index.js';
 import { SecretStore, type SecretMeta } from '../vault/secrets.js';
 import { Vault, type VaultState } from '../vault/vault.js';
@@ -29,6 +31,8 @@ import type { Alert } from '../lifecycle/alerts.js';
 
 export const HOST_VERSION = '0.1.0';
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 60_000;
+/** How often the host looks for another process's commit that rolled the audit log back. */
+const AUDIT_HEAD_CHECK_MS = 1000;
 
 export interface HostOptions {
   dataDir: string;
@@ -123,6 +127,22 @@ export class Host extends EventEmitter<HostEvents> {
       if (state === 'unlocked') this.releaseCoveredRequests();
     });
     this.lifecycle = new HostLifecycle(this, opts.lifecycle);
+    // Audit rollback (audit/log.ts): what the log finds is an alert here; and the tail is
+    // checked whenever another process committed, not only at this host's next append.
+    vault.audit.onAlarm((alert) => this.emit('alert', alert));
+    this.auditWatch = setInterval(() => this.checkAuditHead(), AUDIT_HEAD_CHECK_MS);
+    this.auditWatch.unref();
+  }
+
+  private readonly auditWatch: NodeJS.Timeout;
+
+  private checkAuditHead(): void {
+    try {
+      const entries = this.vault.audit.checkHead(this.clock.now(), this.vault.auditKey);
+      if (entries.length > 0) this.emit('audit', entries);
+    } catch {
+      // Busy or closing: the next append checks the tail anyway.
+    }
   }
 
   /** Requests that waited only for the unlock (a grant covers them) go ahead once it comes. */
@@ -191,7 +211,7 @@ export class Host extends EventEmitter<HostEvents> {
     const hint = session.agentHint;
     const known = this.requesters.get(session);
     if (known && known.generation === generation && known.hint === hint) return known.requester;
-    const identity = session.identity;
+    const identity = await codeIdentity(session.identity);
     const inputs = { hashedFile: false };
     let agent = await this.agents.match(identity, session.agentHint, inputs);
     // `akc get` run by a registered agent counts as that agent (see requester.ts).
@@ -205,7 +225,8 @@ export class Host extends EventEmitter<HostEvents> {
     };
     // Kept only when it depends on nothing but the agents table and the connection's
     // identity: a rule on a script's hash, or an `akc` peer's program, is checked every time.
-    if (!via && !inputs.hashedFile) this.requesters.set(session, { generation, hint, requester });
+    // A script's content is hashed per request (replacing it voids its grants), so a script's requester is never kept.
+    if (!via && !inputs.hashedFile && !identity.script) this.requesters.set(session, { generation, hint, requester });
     return requester;
   }
 
@@ -588,7 +609,11 @@ export class Host extends EventEmitter<HostEvents> {
     // An approved proxy call makes a proxy-channel grant for its binding: "once" covers
     // exactly that method and path, longer scopes whatever the binding itself allows.
     const proxy: Partial<GrantInput> = http
-      ? { channel: 'proxy', proxyBinding: http.binding ?? '', proxyRule: scope === 'once' ? `${http.method.toUpperCase()} ${http.path}` : '* /**' }
+      ? {
+          channel: 'proxy',
+          proxyBinding: http.binding ?? '',
+          proxyRule: scope === 'once' ? `${http.method.toUpperCase()} ${http.path}` : '* /**',
+        }
       : {};
     return {
       ...proxy,
@@ -621,6 +646,7 @@ export class Host extends EventEmitter<HostEvents> {
     } catch (err) {
       if (!isAkcError(err)) throw err;
     }
+    clearInterval(this.auditWatch);
     this.checkpointer.close();
     this.vault.close();
   }
@@ -629,5 +655,28 @@ export class Host extends EventEmitter<HostEvents> {
 /** The identity of the program an akc CLI peer runs for, for agent matching (hash included). */
 async function viaIdentity(peer: PeerIdentity, via: ProcessSummary): Promise<PeerIdentity> {
   const exeSha256 = via.exe ? await hashExecutable(via.exe).catch(() => null) : null;
-  return { ...peer, ...via, uid: peer.uid, exeSha256, parents: [] };
+  // The launching program's own environment and flags count too (an unread one is null: no match).
+  const injectedCode = via.injectedCode === undefined ? readInjectedCode(via) : via.injectedCode;
+  return { ...peer, ...via, uid: peer.uid, exeSha256, scriptSha256: await hashScript(via.script), injectedCode, parents: [] };
+}
+
+/**
+ * The peer as policy sees it for this request: refused when it could not be identified
+ * (every such peer would otherwise share one fingerprint), its script's content hashed now,
+ * and its injected code read if nobody has (identities made outside identifyPeer).
+ */
+async function codeIdentity(identity: PeerIdentity): Promise<PeerIdentity> {
+  let injectedCode = identity.injectedCode;
+  let unidentified = identity.pidCheck === 'vanished' ? 'it exited before it could be identified' : (identity.unidentified ?? null);
+  if (unidentified === null && injectedCode === undefined) {
+    const before = readStartTime(identity.pid);
+    injectedCode = readInjectedCode(identity);
+    if (before === null || readStartTime(identity.pid) !== before) unidentified = 'it exited before it could be identified';
+  }
+  if (unidentified === null && injectedCode === null) unidentified = 'its environment could not be read';
+  if (unidentified === null && identity.exe === null && process.platform === 'linux') unidentified = 'its executable could not be read';
+  if (unidentified !== null) {
+    throw new AkcError('DENIED', `denied: the calling process (pid ${identity.pid}) could not be identified: ${unidentified}`);
+  }
+  return { ...identity, injectedCode, scriptSha256: await hashScript(identity.script) };
 }

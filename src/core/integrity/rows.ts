@@ -248,18 +248,28 @@ export function signRowsAtPasswordUnlock(db: Database): number {
       count += rows.length;
     }
     const flag = { key: ROWS_SIGNED_SETTING, value: '1' };
-    db.prepare('INSERT INTO settings (key, value, row_mac) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, row_mac = excluded.row_mac').run(
-      flag.key,
-      flag.value,
-      macOf(key, SETTINGS, flag),
-    );
-    ctx.auditInTransaction([{ event: ROWS_SIGNED_EVENT, reason: `${count} existing row(s) signed at a password unlock`, detail: counts }]);
+    db.prepare(
+      'INSERT INTO settings (key, value, row_mac) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, row_mac = excluded.row_mac',
+    ).run(flag.key, flag.value, macOf(key, SETTINGS, flag));
+    // A new vault (nothing to sign) just records the flag; a legacy vault's signing is audited.
+    if (count > 0) {
+      ctx.auditInTransaction([
+        { event: ROWS_SIGNED_EVENT, reason: `${count} existing row(s) signed at a password unlock`, detail: counts },
+      ]);
+    }
     strict.add(db);
     return count;
   });
 }
 
-function reportTamper(db: Database, ctx: IntegrityContext, table: string, id: string, kind: 'missing' | 'mismatch', mac: Buffer | null): void {
+function reportTamper(
+  db: Database,
+  ctx: IntegrityContext,
+  table: string,
+  id: string,
+  kind: 'missing' | 'mismatch',
+  mac: Buffer | null,
+): void {
   const mark = `${db.name}\0${table}\0${id}\0${mac?.toString('hex') ?? '-'}`;
   if (reported.has(mark)) return;
   reported.add(mark);

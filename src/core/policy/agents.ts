@@ -16,6 +16,7 @@ import type { PeerIdentity } from '../identity/index.js';
 import { AGENTS, checkRow, signatureFor } from '../integrity/rows.js';
 import { cachedStatement } from '../store/database.js';
 import { globMatch } from './glob.js';
+import { akcSubcommand } from './requester.js';
 
 export const AGENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -179,6 +180,9 @@ export class AgentRegistry {
    * of the process; the hint picks among several matches.
    */
   async match(identity: PeerIdentity, hint?: string, inputs?: MatchInputs): Promise<AgentRecord | null> {
+    // Code injected into the process (NODE_OPTIONS, LD_PRELOAD, node -r, inline code…) or an
+    // environment nobody could read: it is not the agent the rule describes (code-check.ts).
+    if (identity.injectedCode === null || (identity.injectedCode && identity.injectedCode.length > 0)) return null;
     const paths = [identity.exe, identity.script].filter((p): p is string => Boolean(p));
     if (paths.length === 0) return null;
     let stmt = this.matchStmts.get(paths.length);
@@ -205,11 +209,21 @@ async function matches(a: AgentRecord, identity: PeerIdentity, inputs?: MatchInp
     if (a.exePath === identity.exe) actual = identity.exeSha256;
     else if (a.exePath === identity.script) {
       if (inputs) inputs.hashedFile = true;
-      actual = await hashExecutable(a.exePath).catch(() => null);
+      // The content of the script now (the host hashed it for this request), else hash it here.
+      actual = identity.scriptSha256 !== undefined ? identity.scriptSha256 : await hashExecutable(a.exePath).catch(() => null);
     }
     if (actual !== a.exeSha256) return false;
   }
-  if (a.argPattern && !globMatch(a.argPattern, identity.argv.slice(1).join(' '))) return false;
+  if (a.argPattern && !globMatch(a.argPattern, argsForRules(identity))) return false;
   if (a.cwdPattern && !(identity.cwd && globMatch(a.cwdPattern, identity.cwd))) return false;
   return true;
+}
+
+/**
+ * What an arg pattern is matched against: argv[1..] joined by spaces, except for the akc CLI
+ * itself, where it is the subcommand alone (`mcp`). `akc get X --purpose mcp` then never
+ * matches a rule meant for `akc mcp`, whatever free-form values its line carries.
+ */
+function argsForRules(identity: PeerIdentity): string {
+  return akcSubcommand(identity) ?? identity.argv.slice(1).join(' ');
 }

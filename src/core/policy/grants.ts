@@ -234,11 +234,15 @@ export class GrantStore {
     );
     const rows = this.decideStmt.all({ now, agentId: requester.agent?.id ?? null, fingerprint: requester.fingerprint }) as GrantRow[];
     let allow: GrantRow | null = null;
+    const code = requester.identity.injectedCode;
+    const injected = code === null || (code !== undefined && code.length > 0);
     for (const row of rows) {
       if (!globMatch(row.secret_pattern, secretName)) continue;
       if (row.exe_sha256 && row.exe_sha256 !== requester.identity.exeSha256) continue;
       // Fail closed: a deny is honoured even when its MAC is missing or wrong.
       if (row.effect === 'deny') return toGrant(row);
+      // Injected code (code-check.ts) voids every allow: a human decides this request.
+      if (injected) continue;
       if (!channelMatches(row, proxy)) continue;
       if (checkRow(this.db, GRANTS, row) === 'refused') continue;
       if (!allow || (allow.secret_pattern !== secretName && row.secret_pattern === secretName)) allow = row;

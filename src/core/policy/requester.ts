@@ -4,7 +4,7 @@
  * for interpreters, the script path) for an unregistered one.
  */
 import { createHash } from 'node:crypto';
-import type { PeerIdentity, ProcessSummary } from '../identity/index.js';
+import { scriptIndexInArgv, type PeerIdentity, type ProcessSummary } from '../identity/index.js';
 
 export interface Requester {
   identity: PeerIdentity;
@@ -46,14 +46,18 @@ function base(p: string | null): string {
   return p ? p.split('/').pop()! : 'unknown';
 }
 
-/** The akc subcommand when the peer is the akc CLI (`get`, `run`, `mcp`…), else null. */
-export function akcSubcommand(identity: Pick<PeerIdentity, 'script'> & Partial<Pick<PeerIdentity, 'argv'>>): string | null {
+/**
+ * The akc subcommand when the peer is the akc CLI (`get`, `run`, `mcp`…), else null. It is
+ * the word right after the script, as src/cli/main.ts dispatches it (an option there is
+ * --help/--version: 'akc'). Option values elsewhere on the line (`--purpose mcp`) never count.
+ */
+export function akcSubcommand(identity: Pick<PeerIdentity, 'script'> & Partial<Pick<PeerIdentity, 'argv' | 'exe'>>): string | null {
   const script = identity.script;
-  const argv = identity.argv ?? [];
   if (!script || !(script.endsWith('/bin/akc.js') || script.endsWith('/dist/src/cli/main.js'))) return null;
-  const i = argv.findIndex((a) => a === script || a.endsWith('/akc.js') || a.endsWith('/akc'));
-  const rest = i === -1 ? argv.slice(2) : argv.slice(i + 1);
-  return rest.find((a) => !a.startsWith('-')) ?? 'akc';
+  const argv = identity.argv ?? [];
+  const i = scriptIndexInArgv(argv, identity.exe ?? null);
+  const word = i === null ? undefined : argv[i + 1];
+  return word === undefined || word.startsWith('-') ? 'akc' : word;
 }
 
 /** The program an akc CLI peer runs on behalf of: the nearest non-launcher, non-akc parent. */
@@ -70,10 +74,12 @@ export function viaProgram(identity: Partial<Pick<PeerIdentity, 'parents'>>): Pr
 
 /** A stable id for an unregistered program. Changes when its executable's hash changes. */
 export function programFingerprint(
-  identity: Pick<PeerIdentity, 'exe' | 'exeSha256' | 'script'> & Partial<Pick<PeerIdentity, 'argv' | 'parents'>>,
+  identity: Pick<PeerIdentity, 'exe' | 'exeSha256' | 'script'> & Partial<Pick<PeerIdentity, 'argv' | 'parents' | 'scriptSha256'>>,
 ): string {
   const h = createHash('sha256');
   h.update(`exe\0${identity.exe ?? '?'}\0${identity.exeSha256 ?? '?'}\0script\0${identity.script ?? ''}`);
+  // The script's content (hashed at request time): a replaced script is another program.
+  if (identity.script && identity.scriptSha256 !== undefined) h.update(`\0content\0${identity.scriptSha256 ?? '?'}`);
   const sub = akcSubcommand(identity);
   if (sub !== null) {
     const via = viaProgram(identity);

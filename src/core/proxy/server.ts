@@ -334,7 +334,12 @@ export class ProxyServer {
     // now, before the secret goes anywhere (src/core/integrity).
     if (!this.bindings.stillTrusted(binding)) {
       auth.value.fill(0);
-      return refuse(403, 'DENIED', `denied: proxy binding ${binding.name} failed its integrity check; see \`akc alerts\``, 'binding tampered');
+      return refuse(
+        403,
+        'DENIED',
+        `denied: proxy binding ${binding.name} failed its integrity check; see \`akc alerts\``,
+        'binding tampered',
+      );
     }
     if (res.destroyed || req.socket.destroyed) {
       auth.value.fill(0);

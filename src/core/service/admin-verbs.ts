@@ -183,7 +183,8 @@ export class ServiceVerbs implements ExtraMethods {
       if (host.state === 'unlocked') await host.vault.verifyPassword(password);
       else await host.unlockWithPassword(password, by);
     } catch (err) {
-      if (isAkcError(err, 'WRONG_PASSWORD')) host.record({ event: 'admin.refused', decision: 'deny', reason: `wrong password for ${method} (${by})` });
+      if (isAkcError(err, 'WRONG_PASSWORD'))
+        host.record({ event: 'admin.refused', decision: 'deny', reason: `wrong password for ${method} (${by})` });
       throw err;
     } finally {
       password.fill(0);
@@ -217,7 +218,9 @@ function secretShow(host: Host, name: string): JsonRecord {
     currentVersion: meta.currentVersion,
     createdAt: iso(meta.createdAt),
     updatedAt: iso(meta.updatedAt),
-    versions: host.secrets.versions(name).map((v) => ({ version: v.version, state: v.state, createdAt: iso(v.createdAt), retireAt: iso(v.retireAt) })),
+    versions: host.secrets
+      .versions(name)
+      .map((v) => ({ version: v.version, state: v.state, createdAt: iso(v.createdAt), retireAt: iso(v.retireAt) })),
   };
 }
 

@@ -80,7 +80,8 @@ function requireRoot(what: string): void {
 
 /** uid and gid of a user, or null when there is none. */
 export function lookupUser(name: string): UserIds | null {
-  if (!/^[a-z_][a-z0-9_-]*\$?$/.test(name) || name.length > 32) throw new AkcError('INVALID_ARGUMENT', `invalid user name ${JSON.stringify(name)}`);
+  if (!/^[a-z_][a-z0-9_-]*\$?$/.test(name) || name.length > 32)
+    throw new AkcError('INVALID_ARGUMENT', `invalid user name ${JSON.stringify(name)}`);
   try {
     const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
     const gid = Number(execFileSync('id', ['-g', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
@@ -104,9 +105,19 @@ function createSystemUser(name: string): UserIds {
   return ids;
 }
 
+/** Creates missing parents 0755 (the process umask is 0077: mkdir's mode alone is not enough). */
+function mkdirParents(dir: string): void {
+  const parent = path.dirname(dir);
+  if (fs.existsSync(parent)) return;
+  mkdirParents(parent);
+  fs.mkdirSync(parent, { mode: 0o755 });
+  fs.chmodSync(parent, 0o755);
+}
+
 /** A directory with exactly this owner and mode; refuses a symlink in its place. */
 function ensureDir(dir: string, mode: number, owner: UserIds): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  mkdirParents(dir);
+  if (!fs.existsSync(dir)) fs.mkdirSync(dir, { mode: 0o700 });
   const st = fs.lstatSync(dir);
   if (!st.isDirectory()) throw new AkcError('IO', `${dir} exists and is not a directory`);
   fs.chownSync(dir, owner.uid, owner.gid);
@@ -115,7 +126,7 @@ function ensureDir(dir: string, mode: number, owner: UserIds): void {
 
 /** Writes a root-owned file atomically (temp + rename) with `mode`. */
 function writeRootFile(file: string, text: string, mode: number): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+  mkdirParents(file);
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, text, { mode, flag: 'wx' });
   fs.chownSync(tmp, 0, 0);

@@ -3,10 +3,13 @@
  *
  * - User=/Group= the service user: the whole point (the desktop user's agents cannot read
  *   its files, its memory or its /proc entries).
- * - AmbientCapabilities=CAP_SYS_PTRACE (and nothing else in the bounding set): identifying a
- *   peer of another uid needs /proc/<pid>/{exe,cwd,environ}, which the kernel guards with
- *   the ptrace access check. SystemCallFilter then removes ptrace(2), process_vm_readv and
- *   process_vm_writev, so the capability serves those /proc reads and not debugging.
+ * - AmbientCapabilities=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH (nothing else in the bounding
+ *   set): identifying a peer of another uid needs /proc/<pid>/{exe,cwd} (guarded by the
+ *   ptrace access check) and /proc/<pid>/environ (also mode 0400, owned by the peer: the
+ *   injection check of identity/injection.ts fails closed without it). SystemCallFilter
+ *   removes ptrace(2), process_vm_readv and process_vm_writev, so the capabilities serve
+ *   /proc reads, not debugging. The cost, stated in the README: a compromised host could
+ *   read any file; it already holds every secret, and ProtectSystem keeps it from writing.
  * - ProtectHome=read-only, not yes: `akc agent add --sha256 auto` and request-time hashing
  *   read agents' executables and scripts, which usually live under /home. Read-only keeps
  *   the host from writing there; it still reads only what the file modes let it.
@@ -52,8 +55,8 @@ export function systemdUnit(o: UnitOptions): string {
     'PrivateTmp=yes',
     'PrivateDevices=yes',
     'NoNewPrivileges=yes',
-    'CapabilityBoundingSet=CAP_SYS_PTRACE',
-    'AmbientCapabilities=CAP_SYS_PTRACE',
+    'CapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH',
+    'AmbientCapabilities=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH',
     'SystemCallFilter=@system-service',
     'SystemCallFilter=~ptrace process_vm_readv process_vm_writev',
     'SystemCallArchitectures=native',

@@ -412,8 +412,7 @@ export class Vault {
     const row = this.row();
     if (!dek || !row) return false;
     const stored = cachedStatement(this.db, 'SELECT value FROM settings WHERE key = ?').get(ADMIN_KEY_SETTING) as
-      | { value: string }
-      | undefined;
+      { value: string } | undefined;
     if (!stored) return false;
     let key: Buffer;
     try {
