@@ -208,7 +208,8 @@ describe('init', () => {
   test('init --no-keychain --password-stdin; init twice → exit 1', async () => {
     const env = akcEnv();
     const r = ok(await init(env));
-    assert.equal(r.stdout, `Created a vault in ${env.home}\nKeychain unlock is off: the master password is needed to unlock.\n`);
+    assert.equal(r.stdout, `Created a vault in ${env.home}\nKeychain unlock is off: the master password is needed to unlock the host.\n` +
+        'Keychain unlock (`akc keychain enable`) would let any program running as you read the unlock key; see SECURITY.md.\n');
     assert.equal(r.stderr, '');
     assert.equal(fs.statSync(env.home).mode & 0o777, 0o700);
     for (const f of fs.readdirSync(env.home)) assert.equal(fs.statSync(path.join(env.home, f)).mode & 0o777, 0o600, f);
@@ -578,7 +579,7 @@ describe('vault commands', () => {
 
   test('keychain disable then read; enable again', { skip: keyringSkip() }, async () => {
     const env = akcEnv();
-    const { id } = JSON.parse(ok(await akc(env, ['init', '--password-stdin', '--json'], `${PASSWORD}\n`)).stdout) as { id: string };
+    const { id } = JSON.parse(ok(await akc(env, ['init', '--keychain', '--password-stdin', '--json'], `${PASSWORD}\n`)).stdout) as { id: string };
     try {
       ok(await setSecret(env, 'x', 'kc-value'));
       assert.ok(keyringLookup(env, id));
@@ -607,7 +608,7 @@ describe('vault commands', () => {
     // No read command needs the vault key yet, so this drives the CLI's unlockForRead in-process,
     // with the real vault, the real OS keychain and a terminal stand-in for the prompt.
     const env = akcEnv();
-    const { id } = JSON.parse(ok(await akc(env, ['init', '--password-stdin', '--json'], `${PASSWORD}\n`)).stdout) as { id: string };
+    const { id } = JSON.parse(ok(await akc(env, ['init', '--keychain', '--password-stdin', '--json'], `${PASSWORD}\n`)).stdout) as { id: string };
     try {
       keyringClear(env, id);
       const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => stdin });
@@ -804,7 +805,7 @@ describe('concurrent writers', () => {
 
   test('concurrent `akc init` with keychain unlock leaves exactly one keychain entry', { skip: keyringSkip() }, async () => {
     const env = akcEnv();
-    const results = await Promise.all([0, 1, 2].map(() => akc(env, ['init', '--password-stdin', '--json'], `${PASSWORD}\n`)));
+    const results = await Promise.all([0, 1, 2].map(() => akc(env, ['init', '--keychain', '--password-stdin', '--json'], `${PASSWORD}\n`)));
     const winners = results.filter((r) => r.code === 0);
     assert.equal(winners.length, 1, results.map(show).join('\n'));
     for (const r of results.filter((x) => x.code !== 0)) fails(r, 1, /^akc: error: a vault already exists in /);

@@ -172,12 +172,12 @@ describe('akc run: exit codes, signals, stdin', () => {
     assert.equal(r.stdout, `got:hello from stdin:${M_OPENAI}\n`);
   });
 
-  test('a command that does not exist → 127, leases ended', async () => {
+  test('a command that does not exist → 127 before anyone is asked', async () => {
     const run = akcRun(['--env', 'K=openai', '--', '/nonexistent/command-xyz'], '');
-    await approveRun(run);
     const r = await run.exited;
     assert.equal(r.code, 127);
-    assert.match(r.stderr, /akc: error: failed to start \/nonexistent\/command-xyz: command not found/);
+    assert.match(r.stderr, /^akc: error: failed to start \/nonexistent\/command-xyz: no such file$/m);
+    assert.deepEqual(await pendingApprovals(env), [], 'no approval was requested for a command that cannot start');
   });
 });
 

@@ -65,7 +65,10 @@ const agentDef = { exePath: '/usr/bin/node', exeSha256: null, argPattern: null, 
 describe('Host.requesterFor on a long-lived connection', () => {
   test('agents registered or revoked by another process apply to the next request', async () => {
     const { host, dataDir } = await openHost();
-    const other = openDatabase(dataDir, { create: false })!;
+    // Another process is an admin CLI with its own unlocked Vault: its rows carry MACs.
+    const otherVault = Vault.open({ dataDir, keychain: noKeychain });
+    await otherVault.unlockWithPassword(Buffer.from(PASSWORD));
+    const other = otherVault.db;
     try {
       const session: Session = { identity: identity() };
       assert.equal((await host.requesterFor(session)).agent, null);
@@ -79,8 +82,17 @@ describe('Host.requesterFor on a long-lived connection', () => {
 
       other.transaction(() => otherAgents.revoke(a.id, NOW)).immediate();
       assert.equal((await host.requesterFor(session)).agent, null);
+
+      // An agent row INSERTed by a process without the vault key carries no MAC: refused.
+      const raw = openDatabase(dataDir, { create: false })!;
+      try {
+        raw.transaction(() => new AgentRegistry(raw).upsert({ name: 'forged', ...agentDef }, NOW)).immediate();
+      } finally {
+        raw.close();
+      }
+      assert.equal((await host.requesterFor(session)).agent, null, 'an unsigned agent row matches nothing');
     } finally {
-      other.close();
+      otherVault.close();
       host.close();
     }
   });

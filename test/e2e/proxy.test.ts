@@ -191,6 +191,18 @@ async function pendingFor(daemon: Daemon, re: RegExp, from: number): Promise<str
   return m[1]!;
 }
 
+/**
+ * A proxy grant is bound to its binding: the 15-minute approval given for `up` does not
+ * cover another binding of the same secret, so its first request asks again.
+ */
+async function firstApprovedRequest(env: AkcEnv, daemon: Daemon, opts: Parameters<typeof request>[0], re: RegExp): Promise<Reply> {
+  const from = daemon.log.text.length;
+  const reply = request(opts);
+  const id = await pendingFor(daemon, re, from);
+  ok(await approve(env, id, '15m'), 'akc approve');
+  return reply;
+}
+
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
 /** An HTTPS server on 127.0.0.1 with a self-signed certificate (trusted by nobody). */
@@ -311,7 +323,7 @@ describe('brokering proxy', () => {
     const caller = clientProcess(['--url', `${proxyBase}/up/v1/echo`, '--header', 'Authorization: Bearer caller-own']);
     const id = await pendingFor(daemon, /GET 127\.0\.0\.1:\d+\/v1\/echo/, from);
     const [p] = (await pendingApprovals(env)).filter((a) => a.id === id);
-    assert.deepEqual(p.http, { method: 'GET', host: `127.0.0.1:${upstream.port}`, path: '/v1/echo' });
+    assert.deepEqual(p.http, { method: 'GET', host: `127.0.0.1:${upstream.port}`, path: '/v1/echo', binding: 'up' });
     assert.equal(p.exe, fs.realpathSync(process.execPath));
     assert.deepEqual(p.secrets, [SECRET]);
     ok(await deny(env, id), 'akc deny');
@@ -417,7 +429,12 @@ describe('brokering proxy', () => {
     'verifies upstream TLS against the system roots (even with NODE_TLS_REJECT_UNAUTHORIZED=0 in its environment)',
     { skip: !hasOpenssl && 'needs openssl' },
     async () => {
-      const r = await request({ host: '127.0.0.1', port: proxyPort, path: '/tls/v1/echo' });
+      const r = await firstApprovedRequest(
+        env,
+        daemon,
+        { host: '127.0.0.1', port: proxyPort, path: '/tls/v1/echo' },
+        /GET 127\.0\.0\.1:\d+\/v1\/echo/,
+      );
       assert.equal(r.status, 502, r.body);
       const err = JSON.parse(r.body).error;
       assert.equal(err.reason, 'UPSTREAM_ERROR');
@@ -467,7 +484,12 @@ describe('brokering proxy', () => {
   });
 
   it('a query-parameter binding replaces the caller’s own parameter and scrubs the echo', async () => {
-    const r = await request({ host: '127.0.0.1', port: proxyPort, path: '/q/v1/echo?key=caller-key&a=1' });
+    const r = await firstApprovedRequest(
+      env,
+      daemon,
+      { host: '127.0.0.1', port: proxyPort, path: '/q/v1/echo?key=caller-key&a=1' },
+      /GET 127\.0\.0\.1:\d+\/v1\/echo/,
+    );
     assert.equal(r.status, 200);
     const hit = upstream.hits.at(-1)!;
     const params = new URL(hit.url, 'http://x').searchParams;
