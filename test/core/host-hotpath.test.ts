@@ -97,6 +97,23 @@ describe('Host.requesterFor on a long-lived connection', () => {
     }
   });
 
+  test('a peer that exited before it was identified is refused, never one shared "unknown" program', async () => {
+    const { host } = await openHost();
+    try {
+      for (const over of [{ pidCheck: 'vanished' as const }, { unidentified: 'its environment could not be read' }]) {
+        await assert.rejects(
+          host.requesterFor({ identity: identity(over) }),
+          (e: Error & { code?: string }) => e.code === 'DENIED' && /could not be identified/.test(e.message),
+          JSON.stringify(over),
+        );
+      }
+      // The control: the same identity, identified, is a requester.
+      assert.match((await host.requesterFor({ identity: identity() })).fingerprint, /^prog:[0-9a-f]{32}$/);
+    } finally {
+      host.close();
+    }
+  });
+
   test('agents registered or revoked through the host itself apply to the next request', async () => {
     const { host } = await openHost();
     try {
