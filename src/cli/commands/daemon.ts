@@ -15,6 +15,7 @@ import { streamLogger, type Logger } from '../../core/logger.js';
 import { hardenProcess } from '../../core/host/harden-process.js';
 import { sanitizeLine } from '../../shared/sanitize.js';
 import { loggingApprover, TtyApprover } from '../daemon/tty-approver.js';
+import { createVaultOnFirstRun } from '../daemon/first-run.js';
 
 /** Log lines quote program names, paths and alerts built from them: keep them inert on a terminal. */
 function sanitizingLogger(log: Logger): Logger {
@@ -38,6 +39,8 @@ export async function daemon(ctx: CommandContext): Promise<number> {
   // The hardened host (`akc service install`): another user, no terminal, no keychain.
   if (flag(ctx.args, 'service')) return (await import('./service.js')).serviceDaemon(ctx, log, approvalTimeoutMs);
   const approveWithPassword = flag(ctx.args, 'approve-with-password');
+  // First run on a terminal: offer to create the vault (the README's one-command start).
+  const created = await createVaultOnFirstRun(ctx);
   const host = Host.open({
     dataDir: ctx.paths.dataDir,
     keychain: new NapiKeychain(ctx.paths.keychainService),
@@ -47,6 +50,7 @@ export async function daemon(ctx: CommandContext): Promise<number> {
   try {
     await server.listen();
   } catch (err) {
+    created?.fill(0);
     host.close();
     throw err;
   }
@@ -73,7 +77,16 @@ export async function daemon(ctx: CommandContext): Promise<number> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGHUP', () => stop('SIGHUP'));
 
-  await unlockAtStart(ctx, host, log.info, log.warn);
+  if (created) {
+    // The password the human just chose twice: no third prompt.
+    try {
+      await host.unlockWithPassword(created, 'daemon start');
+    } finally {
+      created.fill(0);
+    }
+  } else {
+    await unlockAtStart(ctx, host, log.info, log.warn);
+  }
   log.info(`serving ${ctx.paths.socket} (vault ${host.state}, approvals time out after ${host.broker.timeoutMs / 1000} s)`);
   host.on('state', (s) => log.info(`vault ${s}`));
   host.on('alert', (a) => log.warn(`ALERT ${a.kind}${a.rule ? ` (${a.rule})` : ''}: ${a.message} — see \`akc alerts\``));
