@@ -5,9 +5,16 @@
  * newest slot of the requester holding the most.
  */
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { isAkcError } from '../../src/shared/errors.js';
-import { ApprovalBroker, MAX_PENDING_APPROVALS, MAX_PENDING_PER_REQUESTER } from '../../src/core/approvals/broker.js';
+import {
+  ApprovalBroker,
+  MAX_PENDING_APPROVALS,
+  MAX_PENDING_PER_REQUESTER,
+  REMEMBER_WITHDRAWN,
+  WITHDRAWN_REASON,
+} from '../../src/core/approvals/broker.js';
 import type { ApprovalOutcome, Approver, PendingApproval } from '../../src/core/approvals/types.js';
 import type { Requester } from '../../src/core/policy/requester.js';
 import { program } from '../helpers/lifecycle.js';
@@ -133,5 +140,145 @@ describe('approval broker: a full queue', () => {
     const mine = broker.list().filter((p) => p.requester.fingerprint === heavy.fingerprint);
     assert.deepEqual(mine.map((p) => p.secrets[0]).sort(), ['H0', 'H1']);
     assert.equal(broker.list().filter((p) => light.some((l) => l.fingerprint === p.requester.fingerprint)).length, light.length);
+  });
+});
+
+/** A request whose caller can go away (`gone.abort()`, as a closed connection does). */
+function askFrom(broker: ApprovalBroker, r: Requester, secret: string): { outcome: Promise<ApprovalOutcome>; gone: AbortController } {
+  const gone = new AbortController();
+  const outcome = broker.request({ requester: r, secrets: [secret], purpose: null }, EXTRA, undefined, gone.signal);
+  return { outcome, gone };
+}
+
+const ALLOW = { allow: true, scope: 'once', block: false, by: 'test' } as const;
+
+describe('approval broker: a client that goes away withdraws its request (issue 15)', () => {
+  it('the approval ends as withdrawn: off the queue, the approver told, and it cannot be decided', async () => {
+    const { broker, ended } = setup();
+    const { outcome, gone } = askFrom(broker, program('/home/me/agent.js'), 'KEY');
+    const id = broker.list()[0]!.id;
+    gone.abort();
+    assert.deepEqual(await outcome, { kind: 'withdrawn', reason: WITHDRAWN_REASON, last: true });
+    assert.deepEqual(broker.list(), []);
+    assert.equal(broker.get(id), null);
+    assert.deepEqual(ended, [{ id, outcome: { kind: 'withdrawn', reason: WITHDRAWN_REASON, last: true } }]);
+    assert.throws(
+      () => broker.decide(id, ALLOW),
+      (err: unknown) =>
+        isAkcError(err, 'NOT_FOUND') &&
+        err.message === `approval ${id} was withdrawn: its client disconnected` &&
+        /nothing was delivered/.test(err.hint!),
+    );
+    // An id that was never withdrawn keeps the plain message.
+    assert.match(broker.notPending('a_000000000000').message, /^no pending approval a_000000000000$/);
+  });
+
+  it('identical requests: one caller leaving keeps the approval for the others, the last one withdraws it', async () => {
+    const { broker, shown, ended } = setup();
+    const r = program('/home/me/agent.js');
+    const a = askFrom(broker, r, 'KEY');
+    const b = askFrom(broker, r, 'KEY');
+    const c = askFrom(broker, r, 'KEY');
+    const id = broker.list()[0]!.id;
+    assert.equal(broker.get(id)!.count, 3);
+    const shownBefore = shown.length;
+    a.gone.abort();
+    assert.deepEqual(await a.outcome, { kind: 'withdrawn', reason: WITHDRAWN_REASON, last: false });
+    assert.equal(broker.get(id)!.count, 2, 'the prompt counts the callers still waiting');
+    assert.equal(shown.length, shownBefore + 1, 'the prompt is shown again with the new count');
+    assert.equal(ended.length, 0, 'the approval did not end');
+    b.gone.abort();
+    assert.equal((await b.outcome).kind, 'withdrawn');
+    assert.equal(broker.get(id)!.count, 1);
+    broker.decide(id, ALLOW);
+    assert.deepEqual(await c.outcome, { kind: 'decided', decision: ALLOW });
+    assert.equal(ended.length, 1);
+    assert.equal(ended[0]!.outcome.kind, 'decided');
+  });
+
+  it('a caller without a signal never leaves: the approval stays pending when the others go', async () => {
+    const { broker } = setup();
+    const r = program('/home/me/agent.js');
+    const fixed = ask(broker, r, 'KEY');
+    const leaving = askFrom(broker, r, 'KEY');
+    leaving.gone.abort();
+    assert.equal((await leaving.outcome).kind, 'withdrawn');
+    assert.equal(broker.list().length, 1);
+    broker.decide(broker.list()[0]!.id, ALLOW);
+    assert.equal((await fixed).kind, 'decided');
+  });
+
+  it('a caller already gone is never queued nor shown', async () => {
+    const { broker, shown, ended } = setup();
+    const gone = new AbortController();
+    gone.abort();
+    let queued = 0;
+    const outcome = await broker.request(
+      { requester: program('/home/me/agent.js'), secrets: ['KEY'], purpose: null },
+      EXTRA,
+      () => (queued += 1),
+      gone.signal,
+    );
+    assert.deepEqual(outcome, { kind: 'withdrawn', reason: WITHDRAWN_REASON, last: false });
+    assert.equal(queued, 0);
+    assert.deepEqual(broker.list(), []);
+    assert.deepEqual(shown, []);
+    assert.deepEqual(ended, []);
+  });
+
+  it('a caller gone before the decision reached it gets withdrawn, not the decision; the approval counts as decided', async () => {
+    const { broker } = setup();
+    const { outcome, gone } = askFrom(broker, program('/home/me/agent.js'), 'KEY');
+    const id = broker.list()[0]!.id;
+    broker.decide(id, ALLOW);
+    gone.abort(); // same tick: the decision is still on its way to the caller
+    assert.deepEqual(await outcome, { kind: 'withdrawn', reason: WITHDRAWN_REASON, last: false });
+    assert.match(broker.notPending(id).message, /^no pending approval /);
+  });
+
+  it('after the outcome, the caller stops listening to its signal', async () => {
+    const { broker } = setup();
+    const { outcome, gone } = askFrom(broker, program('/home/me/agent.js'), 'KEY');
+    assert.equal(getEventListeners(gone.signal, 'abort').length, 1);
+    broker.decide(broker.list()[0]!.id, ALLOW);
+    assert.equal((await outcome).kind, 'decided');
+    assert.equal(getEventListeners(gone.signal, 'abort').length, 0);
+    gone.abort(); // later: nothing happens
+  });
+
+  it('a displaced request still fails its caller with RATE_LIMITED (signal or not)', async () => {
+    const { broker } = setup();
+    const floods = Array.from({ length: MAX_PENDING_APPROVALS / MAX_PENDING_PER_REQUESTER }, (_, i) => program(`/tmp/flood-${i}.js`));
+    const waits: ReturnType<typeof askFrom>[] = [];
+    for (const f of floods) for (let i = 0; i < MAX_PENDING_PER_REQUESTER; i++) waits.push(askFrom(broker, f, `S${i}`));
+    ask(broker, program('/home/me/honest.js', 5000), 'OTHER');
+    await assert.rejects(waits.at(-1)!.outcome, (err: unknown) => isAkcError(err, 'RATE_LIMITED'));
+  });
+
+  it('asking and hanging up again and again earns the cool-down, like unanswered prompts', async () => {
+    const { broker } = setup();
+    const r = program('/home/me/flasher.js');
+    for (let i = 0; i < 3; i++) {
+      const { outcome, gone } = askFrom(broker, r, 'KEY');
+      gone.abort();
+      assert.equal((await outcome).kind, 'withdrawn');
+    }
+    rateLimited(() => broker.request({ requester: r, secrets: ['KEY'], purpose: null }, EXTRA));
+    // Another program is not affected.
+    ask(broker, program('/home/me/other.js', 5000), 'KEY');
+  });
+
+  it(`remembers the last ${REMEMBER_WITHDRAWN} withdrawn ids only`, async () => {
+    const { broker } = setup();
+    const ids: string[] = [];
+    for (let i = 0; i <= REMEMBER_WITHDRAWN; i++) {
+      const { outcome, gone } = askFrom(broker, program(`/tmp/p-${i}.js`), 'KEY');
+      ids.push(broker.list()[0]!.id);
+      gone.abort();
+      await outcome;
+    }
+    assert.match(broker.notPending(ids[0]!).message, /^no pending approval /, 'the oldest is forgotten');
+    assert.match(broker.notPending(ids[1]!).message, /was withdrawn/);
+    assert.match(broker.notPending(ids.at(-1)!).message, /was withdrawn/);
   });
 });

@@ -112,6 +112,8 @@ function waitFor<E extends EventName>(
 
 interface AgentRun {
   pid: number;
+  /** kill -9 while it waits: its connection closes with no goodbye. */
+  kill: () => void;
   script: string;
   pending: Promise<string>;
   result: Promise<{ value?: string; version?: number; error?: string }>;
@@ -149,7 +151,7 @@ await c.close();
     else onResult(msg);
   });
   child.on('exit', () => onResult({ error: 'EXITED' }));
-  return { pid: child.pid!, script, pending, result };
+  return { pid: child.pid!, kill: () => child.kill('SIGKILL'), script, pending, result };
 }
 
 describe('DesktopService against a real host', () => {
@@ -439,6 +441,33 @@ describe('DesktopService against a real host', () => {
     await svc.denyApproval(await run.pending, 'popup closed');
     assert.deepEqual(await run.result, { error: 'DENIED' });
     await svc.denyApproval('a_gone', 'popup closed'); // never throws
+  });
+
+  test('an agent killed while it waits: its request is withdrawn (popup list emptied, audited) and cannot be decided', async () => {
+    const run = runAgent(dir, socketPath, 'OPENAI_API_KEY', 'about to be killed');
+    const approvalId = await run.pending;
+    assert.ok(((await call(svc, 'listApprovals')) as ApprovalView[]).some((a) => a.id === approvalId));
+    const emptied = waitFor(svc, 'approvalsChanged', (list) => !list.some((a) => a.id === approvalId));
+    const audited = waitFor(svc, 'activityAppended', (entries) => entries.some((e) => e.event === 'approval.withdrawn'));
+    run.kill();
+    await emptied;
+    assert.deepEqual(await run.result, { error: 'EXITED' });
+    assert.equal(((await call(svc, 'getAppState')) as { pendingApprovals: number }).pendingApprovals, 0);
+    const entry = (await audited).find((e) => e.event === 'approval.withdrawn')!;
+    assert.equal(entry.pid, run.pid);
+    assert.equal(entry.secret, 'OPENAI_API_KEY');
+    assert.equal(entry.reason, 'its client disconnected');
+    const e = await fails(
+      call(svc, 'decideApproval', { approvalId, allow: true, scope: 'once', block: false }),
+      'NOT_FOUND',
+      new RegExp(`^approval ${approvalId} was withdrawn: its client disconnected$`),
+    );
+    assert.match(e.hint ?? '', /nothing was delivered/);
+    // The popup, closed after the fact, denies nothing and does not throw.
+    await svc.denyApproval(approvalId, 'popup closed');
+    const page = (await call(svc, 'queryActivity', {})) as { entries: { event: string; pid: number | null }[] };
+    const mine = page.entries.filter((x) => x.pid === run.pid).map((x) => x.event);
+    assert.deepEqual(mine.sort(), ['approval.request', 'approval.withdrawn'], 'asked and withdrawn: no delivery, no decision');
   });
 
   test('activity: newest-first pages with a total, filters, live events, verify, export', async () => {

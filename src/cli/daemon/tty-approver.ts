@@ -69,6 +69,7 @@ export class TtyApprover implements Approver {
     this.queue = queue;
     if (this.current?.id === id) {
       if (outcome.kind === 'timeout') this.out.write('  ⏱ no answer in time: denied (APPROVAL_TIMEOUT)\r\n');
+      else if (outcome.kind === 'withdrawn') this.out.write(`  ✕ withdrawn: ${outcome.reason}; nothing was delivered\r\n`);
       else if (outcome.kind === 'decided' && outcome.decision.by !== 'tty')
         this.out.write(`  decided elsewhere (${sanitizeLine(outcome.decision.by, 40)})\r\n`);
       this.clearPassword();
@@ -210,7 +211,13 @@ export function loggingApprover(log: (line: string) => void, now: () => number):
     },
     ended(id, outcome) {
       log(
-        `request ${id} ended: ${outcome.kind === 'decided' ? (outcome.decision.allow ? 'allowed' : 'denied') + ' by ' + outcome.decision.by : outcome.kind}`,
+        `request ${id} ended: ${
+          outcome.kind === 'decided'
+            ? (outcome.decision.allow ? 'allowed' : 'denied') + ' by ' + outcome.decision.by
+            : outcome.kind === 'withdrawn'
+              ? `withdrawn (${outcome.reason})`
+              : outcome.kind
+        }`,
       );
     },
   };

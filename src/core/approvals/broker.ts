@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { AkcError } from '../../shared/errors.js';
 import type { Clock } from '../clock.js';
-import type { ApprovalDecision, ApprovalOutcome, ApprovalSubject, Approver, PendingApproval } from './types.js';
+import type { ApprovalDecision, ApprovalOutcome, ApprovalSubject, ApprovalWithdrawn, Approver, PendingApproval } from './types.js';
 
 export interface BrokerOptions {
   clock: Clock;
@@ -34,6 +34,14 @@ export const MAX_PENDING_APPROVALS = 64;
  */
 export const MAX_PENDING_PER_REQUESTER = 4;
 
+/** Why a request is withdrawn: the only way a request's signal is aborted (server, proxy). */
+export const WITHDRAWN_REASON = 'its client disconnected';
+/**
+ * Withdrawn approval ids kept so a late `akc approve ID` can say what happened instead of
+ * "no pending approval" (oldest forgotten first; ids only, a few bytes each).
+ */
+export const REMEMBER_WITHDRAWN = 256;
+
 interface Entry {
   pending: PendingApproval;
   key: string;
@@ -42,6 +50,12 @@ interface Entry {
   /** Ends the waiters with an error instead (a displaced request: RATE_LIMITED). */
   reject: (err: AkcError) => void;
   timer: NodeJS.Timeout;
+  /**
+   * Callers still waiting (identical requests collapse into one entry). A caller whose
+   * signal aborts leaves; when the last one leaves, the approval is withdrawn. Callers
+   * without a signal never leave.
+   */
+  waiters: number;
 }
 
 export class ApprovalBroker {
@@ -49,6 +63,7 @@ export class ApprovalBroker {
   private readonly byKey = new Map<string, Entry>();
   private readonly unanswered = new Map<string, number[]>();
   private readonly cooldownUntil = new Map<string, number>();
+  private readonly withdrawn = new Set<string>();
   private approver: Approver;
 
   constructor(private readonly opts: BrokerOptions) {
@@ -89,22 +104,28 @@ export class ApprovalBroker {
 
   /**
    * Queues a request for a human, or joins an identical pending one. Resolves with the
-   * decision, a timeout, or a cancellation. `onQueued` gets the pending entry at once.
+   * decision, a timeout, a cancellation, or `withdrawn` once `signal` (the caller's
+   * connection) aborts first. `onQueued` gets the pending entry at once.
    */
   request(
     subject: ApprovalSubject,
     extra: Pick<PendingApproval, 'badge' | 'needsUnlock' | 'coveredByGrant'>,
     onQueued?: (p: PendingApproval) => void,
+    signal?: AbortSignal,
   ): Promise<ApprovalOutcome> {
     const fp = subject.requester.fingerprint;
     this.checkRateLimit(fp);
-    const key = JSON.stringify([fp, subject.secrets, subject.purpose, subject.http ?? null, extra.needsUnlock]);
+    // Gone before it was queued: nobody is shown a request nobody waits for.
+    if (signal?.aborted) return Promise.resolve(withdrawnOutcome(false));
+    // Two different commands are two questions: a run never joins another command's prompt.
+    const key = JSON.stringify([fp, subject.secrets, subject.purpose, subject.http ?? null, subject.command ?? null, extra.needsUnlock]);
     const same = this.byKey.get(key);
     if (same) {
       same.pending.count += 1;
+      same.waiters += 1;
       this.approver.show(same.pending, this.list());
       onQueued?.(same.pending);
-      return same.promise;
+      return this.wait(same, signal);
     }
     const share = this.opts.maxPendingPerRequester ?? MAX_PENDING_PER_REQUESTER;
     const mine = this.pendingOf(fp).length;
@@ -133,20 +154,66 @@ export class ApprovalBroker {
     });
     const timer = setTimeout(() => this.finish(pending.id, { kind: 'timeout' }), this.opts.timeoutMs);
     timer.unref?.();
-    const entry: Entry = { pending, key, promise, resolve, reject, timer };
+    const entry: Entry = { pending, key, promise, resolve, reject, timer, waiters: 1 };
     this.entries.set(pending.id, entry);
     this.byKey.set(key, entry);
     onQueued?.(pending);
     this.approver.show(pending, this.list());
-    return promise;
+    return this.wait(entry, signal);
   }
 
   /** Records a human decision. Throws NOT_FOUND when the request is no longer pending. */
   decide(id: string, decision: ApprovalDecision): PendingApproval {
     const entry = this.entries.get(id);
-    if (!entry) throw new AkcError('NOT_FOUND', `no pending approval ${id}`, { hint: 'it may have timed out; see `akc approvals`' });
+    if (!entry) throw this.notPending(id);
     this.finish(id, { kind: 'decided', decision });
     return entry.pending;
+  }
+
+  /** The NOT_FOUND for deciding `id`, saying so when its client withdrew it. */
+  notPending(id: string): AkcError {
+    if (this.withdrawn.has(id)) {
+      return new AkcError('NOT_FOUND', `approval ${id} was withdrawn: ${WITHDRAWN_REASON}`, {
+        hint: 'nothing was delivered; the program has to ask again',
+      });
+    }
+    return new AkcError('NOT_FOUND', `no pending approval ${id}`, { hint: 'it may have timed out; see `akc approvals`' });
+  }
+
+  /** One caller's view of an entry: the entry's outcome, or `withdrawn` when its signal aborts first. */
+  private wait(entry: Entry, signal: AbortSignal | undefined): Promise<ApprovalOutcome> {
+    if (!signal) return entry.promise;
+    return new Promise<ApprovalOutcome>((resolve, reject) => {
+      const onAbort = (): void => resolve(this.leave(entry));
+      signal.addEventListener('abort', onAbort, { once: true });
+      entry.promise.then(
+        (o) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(o);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err as Error);
+        },
+      );
+    });
+  }
+
+  /** A caller went away. The last one to leave withdraws the approval (prompt closed, no decision possible). */
+  private leave(entry: Entry): ApprovalWithdrawn {
+    // Already ended (its outcome is on the way to this caller): the caller is gone all the same.
+    if (this.entries.get(entry.pending.id) !== entry) return withdrawnOutcome(false);
+    entry.waiters -= 1;
+    if (entry.waiters > 0) {
+      entry.pending.count = Math.max(1, entry.pending.count - 1);
+      this.approver.show(entry.pending, this.list());
+      return withdrawnOutcome(false);
+    }
+    this.withdrawn.add(entry.pending.id);
+    if (this.withdrawn.size > REMEMBER_WITHDRAWN) this.withdrawn.delete(this.withdrawn.values().next().value!);
+    const outcome = withdrawnOutcome(true);
+    this.finish(entry.pending.id, outcome);
+    return outcome;
   }
 
   /** Ends every pending request (host stopping). */
@@ -198,7 +265,9 @@ export class ApprovalBroker {
     this.entries.delete(id);
     this.byKey.delete(entry.key);
     const fp = entry.pending.requester.fingerprint;
-    if (outcome.kind === 'timeout') this.noteUnanswered(fp);
+    // A withdrawn prompt went unanswered too: asking and hanging up again and again must
+    // not flash prompts at the human without end (anti-fatigue, DESIGN §6).
+    if (outcome.kind === 'timeout' || outcome.kind === 'withdrawn') this.noteUnanswered(fp);
     else if (outcome.kind === 'decided') this.unanswered.delete(fp);
     entry.resolve(outcome);
     this.approver.ended(id, outcome, this.list());
@@ -215,4 +284,8 @@ export class ApprovalBroker {
       this.unanswered.delete(fp);
     }
   }
+}
+
+function withdrawnOutcome(last: boolean): ApprovalWithdrawn {
+  return { kind: 'withdrawn', reason: WITHDRAWN_REASON, last };
 }

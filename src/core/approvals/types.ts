@@ -1,5 +1,6 @@
 /** Approval requests and decisions, and the Approver port (popup, TTY, or logging only). */
 import type { Requester } from '../policy/requester.js';
+import type { ApprovedCommand } from '../policy/run-command.js';
 
 export type ApprovalScope = 'once' | '15m' | '1h' | 'until_lock' | 'always';
 export const APPROVAL_SCOPES: readonly ApprovalScope[] = ['once', '15m', '1h', 'until_lock', 'always'];
@@ -12,6 +13,8 @@ export interface ApprovalSubject {
   purpose: string | null;
   /** For the brokering proxy: method, host and path (and the binding, for the grant's channel). */
   http?: { method: string; host: string; path: string; binding?: string } | null;
+  /** For `akc run`: the command that will hold the values (accepted from akc's own CLI only). */
+  command?: ApprovedCommand | null;
 }
 
 export interface PendingApproval extends ApprovalSubject {
@@ -37,13 +40,26 @@ export interface ApprovalDecision {
   by: string;
 }
 
-export type ApprovalOutcome = { kind: 'decided'; decision: ApprovalDecision } | { kind: 'timeout' } | { kind: 'cancelled'; reason: string };
+export type ApprovalOutcome =
+  { kind: 'decided'; decision: ApprovalDecision } | { kind: 'timeout' } | { kind: 'cancelled'; reason: string } | ApprovalWithdrawn;
+
+/**
+ * The client that asked went away (its connection closed) before anyone decided: nothing
+ * may be delivered to a process that no longer exists. `last`: this waiter was the last
+ * one, so the approval itself ended (the Approver's `ended` always gets `last: true`);
+ * false when identical requests from other clients still wait for it.
+ */
+export interface ApprovalWithdrawn {
+  kind: 'withdrawn';
+  reason: string;
+  last: boolean;
+}
 
 /** A host's way to show pending approvals to a human. */
 export interface Approver {
   /** A new request is pending, or a pending one changed (count). */
   show(pending: PendingApproval, queue: readonly PendingApproval[]): void;
-  /** A pending request ended (decided, timed out, cancelled). */
+  /** A pending request ended (decided, timed out, cancelled, withdrawn by its client going away). */
   ended(id: string, outcome: ApprovalOutcome, queue: readonly PendingApproval[]): void;
 }
 

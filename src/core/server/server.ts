@@ -3,6 +3,7 @@
  * is identified from the kernel; peers of another uid are refused. Malformed input gets
  * an error, never a crash, and the host keeps serving everyone else.
  */
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import { AkcError, isAkcError } from '../../shared/errors.js';
@@ -156,6 +157,8 @@ class Connection {
   private dropped = false;
   private slowTimer: NodeJS.Timeout | null = null;
   private identity: PeerIdentity | null = null;
+  /** Aborted when the connection closes: its pending approvals are withdrawn (broker). */
+  private readonly gone = new AbortController();
   private readonly session: Promise<Session>;
   private readonly splitter: LineSplitter;
   private readonly maxInFlight: number;
@@ -178,6 +181,8 @@ class Connection {
     this.maxQueued = opts.maxQueuedOutputBytes ?? MAX_QUEUED_OUTPUT_BYTES;
     this.hardQueued = Math.max(this.maxQueued, opts.hardQueuedOutputBytes ?? HARD_QUEUED_OUTPUT_BYTES);
     this.slowReaderMs = opts.slowReaderTimeoutMs ?? SLOW_READER_TIMEOUT_MS;
+    // One listener per request waiting for a human, at most maxInFlight: no leak to warn of.
+    setMaxListeners(this.maxInFlight + 1, this.gone.signal);
     this.splitter = new LineSplitter({
       maxLineBytes: MAX_FRAME_BYTES,
       onLine: (line) => this.onLine(line),
@@ -206,6 +211,7 @@ class Connection {
       this.held = null;
       this.clearSlowTimer();
       onClose();
+      this.gone.abort();
     });
   }
 
@@ -370,12 +376,16 @@ class Connection {
         return { secrets: host.listSecrets().map((s) => ({ name: s.name, type: s.type, description: s.description || null })) };
       case 'secret.get': {
         const requester = await host.requesterFor(session);
-        const delivered = await host.getSecret(requester, parsed.params, (p) =>
-          this.send({
-            jsonrpc: '2.0',
-            method: APPROVAL_PENDING,
-            params: { id, approvalId: p.id, expiresAt: new Date(p.expiresAt).toISOString() },
-          }),
+        const delivered = await host.getSecret(
+          requester,
+          parsed.params,
+          (p) =>
+            this.send({
+              jsonrpc: '2.0',
+              method: APPROVAL_PENDING,
+              params: { id, approvalId: p.id, expiresAt: new Date(p.expiresAt).toISOString() },
+            }),
+          this.gone.signal,
         );
         try {
           return {
@@ -391,12 +401,16 @@ class Connection {
       }
       case 'secret.getMany': {
         const requester = await host.requesterFor(session);
-        const delivered = await host.getSecrets(requester, parsed.params, (p) =>
-          this.send({
-            jsonrpc: '2.0',
-            method: APPROVAL_PENDING,
-            params: { id, approvalId: p.id, expiresAt: new Date(p.expiresAt).toISOString() },
-          }),
+        const delivered = await host.getSecrets(
+          requester,
+          parsed.params,
+          (p) =>
+            this.send({
+              jsonrpc: '2.0',
+              method: APPROVAL_PENDING,
+              params: { id, approvalId: p.id, expiresAt: new Date(p.expiresAt).toISOString() },
+            }),
+          this.gone.signal,
         );
         try {
           const result = {

@@ -67,6 +67,7 @@ const EVENT_LABELS: Record<string, string> = {
   'approval.request': 'Asked for approval',
   'approval.decide': 'Approval decided',
   'approval.timeout': 'Approval timed out',
+  'approval.withdrawn': 'Approval withdrawn',
   'vault.init': 'Vault created',
   'vault.unlock': 'Vault unlocked',
   'vault.lock': 'Vault locked',
