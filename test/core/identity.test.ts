@@ -296,6 +296,40 @@ describe('scriptFromArgv', () => {
   test('without a cwd a relative script stays relative', () => {
     assert.equal(scriptFromArgv(['node', 'app.js']), 'app.js');
   });
+
+  test('an empty argument is no script (not the working directory), and is flagged', () => {
+    // What /proc shows for a process that set process.title: the title, then empty words.
+    const retitled = ['npm exec akc get X', '', '', ''];
+    assert.equal(scriptFromArgv(retitled, { exe: '/usr/bin/node', cwd: '/w' }), null);
+    assert.equal(scriptFromArgv(['node', '--', ''], { cwd: '/w' }), null);
+    assert.equal(scriptFromArgv(['python3', '-u', ''], { cwd: '/w' }), null);
+    assert.deepEqual(codeFlagsFromArgv(retitled, '/usr/bin/node'), [
+      'no script file (node with an empty script argument, or a retitled process)',
+    ]);
+  });
+
+  test('a real process that renamed itself as npm does has no script', { skip: !linux && 'needs /proc' }, async () => {
+    const child = spawn(
+      process.execPath,
+      ['-e', "process.title = 'npm exec akc get X'; console.log('ready'); setInterval(() => {}, 1000)"],
+      {
+        cwd: os.tmpdir(),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.once('data', () => resolve());
+        child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      const info = readProcessInfo(child.pid!);
+      assert.match(info.argv[0] ?? '', /^npm exec akc get X/);
+      assert.equal(info.exe, fs.realpathSync(process.execPath));
+      assert.equal(info.script, null, 'not its working directory');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });
 
 describe('hashExecutable', () => {

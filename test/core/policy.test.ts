@@ -393,6 +393,34 @@ describe('requester fingerprints for the akc CLI', () => {
     assert.notEqual(programFingerprint(get), programFingerprint(mcp));
   });
 
+  test('npm and npx are launchers also after renaming themselves (`npm exec akc get X`, no script)', () => {
+    const peer = akcPeer({ exe: '/usr/bin/python3', script: '/srv/agent.py' });
+    const npm = { pid: 47, exe: '/usr/bin/node', script: null, argv: ['npm exec akc get OPENAI_API_KEY', '', ''], cwd: '/srv', uid: 1000 };
+    const viaNpx = { ...peer, parents: [peer.parents[0]!, npm, ...peer.parents.slice(1)] };
+    assert.equal(viaProgram(viaNpx)?.script, '/srv/agent.py');
+    assert.equal(programLabel(viaNpx), 'akc get via agent.py');
+    assert.equal(programFingerprint(viaNpx), programFingerprint(peer), 'npx adds nothing: the program is who ran it');
+    assert.equal(viaProgram({ parents: [{ ...npm, argv: ['npx akc get X'] }, ...peer.parents.slice(1)] })?.script, '/srv/agent.py');
+    // Only node renamed as npm: a native program or another title is the program itself.
+    assert.equal(viaProgram({ parents: [{ ...npm, exe: '/usr/local/bin/tool' }] })?.exe, '/usr/local/bin/tool');
+    assert.equal(viaProgram({ parents: [{ ...npm, argv: ['my-agent', ''] }] })?.pid, 47);
+    assert.equal(viaProgram({ parents: [{ ...npm, argv: ['npmish x'] }] })?.pid, 47);
+  });
+
+  test('a script elsewhere named bin/akc.js is taken for the CLI but never shares its grants', () => {
+    const real = akcPeer({ exe: '/usr/bin/python3', script: '/srv/agent.py' });
+    const fake = { ...real, script: '/tmp/x/bin/akc.js', argv: ['/usr/bin/node', '/tmp/x/bin/akc.js', 'get', 'OPENAI_API_KEY'] };
+    assert.equal(akcSubcommand(fake), 'get');
+    assert.equal(programLabel(fake), programLabel(real), 'the same words in the prompt…');
+    assert.notEqual(programFingerprint(fake), programFingerprint(real), '…but its own path, so its own grants');
+    const sameContent = { ...real, scriptSha256: 'c'.repeat(64) };
+    assert.notEqual(
+      programFingerprint({ ...fake, scriptSha256: 'c'.repeat(64) }),
+      programFingerprint(sameContent),
+      'even with the same content',
+    );
+  });
+
   test('a program that is not akc keeps its plain fingerprint', () => {
     const p = {
       exe: '/usr/bin/python3',

@@ -161,7 +161,7 @@ function readProcessInfoPs(pid: number): ProcessInfo {
     ppid: f?.ppid ?? null,
     startTime: f?.startTime ?? null,
     comm: f ? path.basename(f.comm) : null,
-    script: scriptFromArgv(argv, { exe, cwd: null }),
+    script: realScript(scriptFromArgv(argv, { exe, cwd: null })),
   };
 }
 
@@ -340,6 +340,15 @@ export function scriptIndexInArgv(argv: readonly string[], exe: string | null | 
 }
 
 /**
+ * Scan.inline for an empty script argument. An empty word names no file; it is also what a
+ * retitled process shows: Node's process.title (npm sets `npm exec akc get X`) overwrites
+ * the whole argv area, so /proc has the title followed by empty arguments. Taken as a
+ * script, path.resolve(cwd, '') would name the working directory: every retitled process
+ * in one directory would be one "script".
+ */
+const EMPTY_SCRIPT = '(empty)';
+
+/**
  * What in an interpreter's argv runs code other than a script file that can be checked:
  * preload/loader/include/debugger options (`node --require`), inline code (`node -e`,
  * `python -c`), a module (`python -m`: no file to hash), or no script at all (stdin, a
@@ -350,7 +359,8 @@ export function codeFlagsFromArgv(argv: readonly string[], exe: string | null | 
   if (!syntax) return [];
   const r = scanArgv(argv, syntax);
   const flags = r.loads.map((f) => `${syntax.name} ${f}`);
-  if (r.inline !== null) flags.push(`inline code (${syntax.name} ${r.inline})`);
+  if (r.inline === EMPTY_SCRIPT) flags.push(`no script file (${syntax.name} with an empty script argument, or a retitled process)`);
+  else if (r.inline !== null) flags.push(`inline code (${syntax.name} ${r.inline})`);
   else if (r.script === null) flags.push(`code from stdin or a prompt (${syntax.name} without a script file)`);
   else if (r.script.startsWith('-m ')) flags.push(`module (${syntax.name} -m: no script file to check)`);
   return flags;
@@ -362,13 +372,14 @@ interface Scan {
   index: number;
   /** Code-loading options seen before the script. */
   loads: string[];
-  /** The inline-code option that ended the scan (`-e`, `-c`, `--eval`, `-` for stdin). */
+  /** The inline-code option that ended the scan (`-e`, `-c`, `--eval`, `-` for stdin; EMPTY_SCRIPT). */
   inline: string | null;
 }
 
 function scanArgv(argv: readonly string[], s: Syntax): Scan {
   const loads: string[] = [];
-  const done = (script: string | null, index: number, inline: string | null = null): Scan => ({ script, index, loads, inline });
+  const done = (script: string | null, index: number, inline: string | null = null): Scan =>
+    script === '' ? { script: null, index, loads, inline: EMPTY_SCRIPT } : { script, index, loads, inline };
   let sawSubcommand = false;
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i]!;

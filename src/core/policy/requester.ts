@@ -4,7 +4,7 @@
  * for interpreters, the script path) for an unregistered one.
  */
 import { createHash } from 'node:crypto';
-import { scriptIndexInArgv, type PeerIdentity, type ProcessSummary } from '../identity/index.js';
+import { interpreterFamily, scriptIndexInArgv, type PeerIdentity, type ProcessSummary } from '../identity/index.js';
 
 export interface Requester {
   identity: PeerIdentity;
@@ -42,9 +42,34 @@ const LAUNCHERS = new Set([
   'time',
 ]);
 
+/**
+ * npm renames its process (`process.title = 'npm exec akc get X'`; npx runs as `npm exec`),
+ * which overwrites node's whole argv: /proc then shows the title and no script at all.
+ */
+const RETITLED_LAUNCHER = /^(npm|npx)(\s|$)/;
+
 function base(p: string | null): string {
   return p ? p.split('/').pop()! : 'unknown';
 }
+
+/**
+ * The entry points of the akc CLI, as the script path ends once symlinks are resolved
+ * (process-info.ts realScript): `node bin/akc.js`, an `akc` symlink on PATH, npx/npm exec
+ * (node_modules/.bin/akc), npm link and a global install (<prefix>/lib/node_modules/
+ * agent-keychain/bin/akc.js) all end here, and so does the Node 22 re-run bin/akc.js
+ * makes of itself under an older Node (its parent is then another akc.js).
+ *
+ * Recognition is by file name, wherever the file is, and need not be more: the dangerous
+ * mistake is the other way. The real CLI taken for a plain program would key every
+ * caller's grants on "node akc.js" alone, one approval for all of them. A script elsewhere
+ * that merely ends in bin/akc.js gains nothing from being taken for the CLI: its
+ * fingerprint still holds its own path and content hash (programFingerprint), so it never
+ * shares a grant with the real akc. Being skipped as a parent (viaProgram) and counting
+ * as the registered agent that started it (host.ts) give it only what a launcher gets
+ * (see isLauncher): the identity of its own nearest non-launcher ancestor, never another
+ * program's.
+ */
+const AKC_ENTRY_POINTS = ['/bin/akc.js', '/dist/src/cli/main.js'];
 
 /**
  * The akc subcommand when the peer is the akc CLI (`get`, `run`, `mcp`…), else null. It is
@@ -53,20 +78,32 @@ function base(p: string | null): string {
  */
 export function akcSubcommand(identity: Pick<PeerIdentity, 'script'> & Partial<Pick<PeerIdentity, 'argv' | 'exe'>>): string | null {
   const script = identity.script;
-  if (!script || !(script.endsWith('/bin/akc.js') || script.endsWith('/dist/src/cli/main.js'))) return null;
+  if (!script || !AKC_ENTRY_POINTS.some((end) => script.endsWith(end))) return null;
   const argv = identity.argv ?? [];
   const i = scriptIndexInArgv(argv, identity.exe ?? null);
   const word = i === null ? undefined : argv[i + 1];
   return word === undefined || word.startsWith('-') ? 'akc' : word;
 }
 
+/**
+ * A shell running a script is a program (the script); an interactive shell or `sh -c` is
+ * only a launcher, as are npx/npm/env and friends, npm also when it renamed itself.
+ *
+ * Names and titles come from argv, a claim: a program can call itself npm-cli.js or set
+ * its title to "npm". Skipped, its akc requests count as its nearest non-launcher
+ * ancestor's, as every command a real launcher runs does (an npm script's `akc get` is
+ * whoever ran npm); it can never take the identity of a program that is not its ancestor.
+ */
+function isLauncher(p: ProcessSummary): boolean {
+  if (p.script) return LAUNCHERS.has(base(p.script));
+  if (LAUNCHERS.has(base(p.exe))) return true;
+  return interpreterFamily(p.exe) === 'node' && RETITLED_LAUNCHER.test(p.argv[0] ?? '');
+}
+
 /** The program an akc CLI peer runs on behalf of: the nearest non-launcher, non-akc parent. */
 export function viaProgram(identity: Partial<Pick<PeerIdentity, 'parents'>>): ProcessSummary | null {
   for (const p of identity.parents ?? []) {
-    if (akcSubcommand(p) !== null) continue;
-    // A shell running a script is a program (the script); an interactive shell or `sh -c`
-    // is only a launcher, as are npx/npm/env and friends.
-    if (p.script ? LAUNCHERS.has(base(p.script)) : LAUNCHERS.has(base(p.exe))) continue;
+    if (akcSubcommand(p) !== null || isLauncher(p)) continue;
     return p;
   }
   return null;
