@@ -39,13 +39,17 @@ export const HOST_COMMANDS: Command[] = [
       'through (SIGINT, SIGTERM, SIGHUP are forwarded). The leases end when the child exits.\n' +
       '--no-redact passes the output through untouched; it is shown in the approval and audited.\n' +
       '--proxy BINDING sets the binding’s base-URL variable (e.g. OPENAI_BASE_URL) to the brokering\n' +
-      'proxy and a placeholder key: the child calls the API without ever holding the credential.',
+      'proxy and a placeholder key: the child calls the API without ever holding the credential.\n' +
+      'The approval shows the command line and the executable it resolves to; a grant made from it\n' +
+      'covers this command only. --agent-chosen marks the command as chosen by an agent (`akc mcp`\n' +
+      'sets it); the approval says so.',
     flags: {
       env: { value: true, repeat: true },
       proxy: { value: true, repeat: true },
       purpose: { value: true },
       'no-redact': {},
       agent: { value: true },
+      'agent-chosen': {},
     },
     takesCommand: true,
     run: async (ctx) => (await import('./commands/run.js')).run(ctx),

@@ -3,7 +3,7 @@
  * early error, and a light check of every result before handing it out.
  */
 import { secretNameProblem } from '../shared/secrets.js';
-import { MAX_GET_MANY_NAMES, MAX_PURPOSE_LENGTH } from '../shared/protocol.js';
+import { MAX_COMMAND_ARGS, MAX_COMMAND_CHARS, MAX_GET_MANY_NAMES, MAX_PURPOSE_LENGTH } from '../shared/protocol.js';
 import type {
   AgentMethod,
   HelloParams,
@@ -12,6 +12,7 @@ import type {
   LeaseRevokeResult,
   ParamsOf,
   ResultOf,
+  RunCommand,
   SecretGetManyParams,
   SecretGetParams,
   SecretGetResult,
@@ -41,6 +42,12 @@ export interface GetSecretsOptions extends RequestOptions {
   purpose?: string;
   /** Called when the request waits for a human decision (one approval for the whole set). */
   onPending?: (info: PendingInfo) => void;
+  /**
+   * The command that will get the values, shown in the approval (a grant made from it covers
+   * only that command). The host accepts it from `akc run` only; from any other program the
+   * request fails with INVALID_ARGUMENT.
+   */
+  command?: RunCommand;
 }
 
 /** Sends one request and checks its result's shape. */
@@ -132,6 +139,7 @@ export class KeychainClient {
     const action = `get secrets ${unique.join(', ')}`;
     const params: SecretGetManyParams = { names: unique };
     if (opts.purpose !== undefined) params.purpose = opts.purpose;
+    if (opts.command !== undefined) params.command = opts.command;
     const problem = getSecretsProblem(params);
     if (problem !== null) throw new KeychainError('INVALID_ARGUMENT', `failed to ${action}: ${problem}`);
     const result = await request(this.conn, 'secret.getMany', params, { action, signal: opts.signal, onPending: opts.onPending });
@@ -176,6 +184,13 @@ function getSecretsProblem(params: SecretGetManyParams): string | null {
   }
   if (params.purpose !== undefined && params.purpose.length > MAX_PURPOSE_LENGTH) {
     return `purpose is longer than ${MAX_PURPOSE_LENGTH} characters`;
+  }
+  const argv = params.command?.argv;
+  if (argv !== undefined) {
+    if (argv.length === 0 || argv[0] === '') return 'the command is empty';
+    if (argv.length > MAX_COMMAND_ARGS) return `the command has more than ${MAX_COMMAND_ARGS} arguments`;
+    if (argv.reduce((n, a) => n + a.length, 0) > MAX_COMMAND_CHARS)
+      return `the command line is longer than ${MAX_COMMAND_CHARS} characters`;
   }
   return null;
 }

@@ -28,6 +28,7 @@ export type {
   HelloResult,
   LeaseInfo,
   LeaseRevokeResult,
+  RunCommand,
   SecretGetManyResult,
   SecretGetResult,
   SecretSummary,

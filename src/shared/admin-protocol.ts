@@ -93,6 +93,8 @@ export interface ApprovalSummary {
   needsUnlock: boolean;
   /** For the brokering proxy: the HTTP request the secret would authenticate. */
   http?: { method: string; host: string; path: string } | null;
+  /** For `akc run`: the command that would hold the values (argv as given, resolved executable). */
+  command?: { argv: string[]; exe: string | null; agentChosen: boolean } | null;
 }
 
 /**

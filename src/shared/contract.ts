@@ -221,6 +221,8 @@ export interface ApprovalView {
   secrets: string[];
   purpose: string | null;
   http: { method: string; host: string; path: string } | null;
+  /** For `akc run`: the command line that would hold the values, its resolved executable, and whether an agent chose it. */
+  command: { line: string; exe: string | null; agentChosen: boolean } | null;
   count: number;
   createdAt: number;
   expiresAt: number;

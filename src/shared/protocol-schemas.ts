@@ -11,6 +11,9 @@ import { z } from 'zod';
 import {
   APPROVAL_PENDING,
   JSONRPC_VERSION,
+  MAX_COMMAND_ARGS,
+  MAX_COMMAND_CHARS,
+  MAX_COMMAND_EXE_LENGTH,
   MAX_GET_MANY_NAMES,
   MAX_PURPOSE_LENGTH,
   MAX_REQUEST_ID_LENGTH,
@@ -32,6 +35,20 @@ const positiveInt = z.int().positive();
 const shortString = (max: number) => z.string().min(1).max(max);
 const isoTime = z.iso.datetime({ offset: true });
 const empty = z.strictObject({});
+
+/** RunCommand: bounded, so one claim cannot fill a prompt or the audit log. */
+const runCommand = z.strictObject({
+  argv: z
+    .array(z.string().max(MAX_COMMAND_CHARS))
+    .min(1)
+    .max(MAX_COMMAND_ARGS)
+    .refine((argv) => argv[0] !== '', { error: 'expected a non-empty command' })
+    .refine((argv) => argv.reduce((n, a) => n + a.length, 0) <= MAX_COMMAND_CHARS, {
+      error: `expected at most ${MAX_COMMAND_CHARS} characters over all arguments`,
+    }),
+  exe: z.string().min(1).max(MAX_COMMAND_EXE_LENGTH).optional(),
+  agentChosen: z.boolean().optional(),
+});
 
 // ---------------------------------------------------------------------------------------
 // Params
@@ -60,6 +77,7 @@ export const paramsSchemas = {
       .max(MAX_GET_MANY_NAMES)
       .refine((names) => new Set(names).size === names.length, { error: 'expected distinct names' }),
     purpose: z.string().max(MAX_PURPOSE_LENGTH).optional(),
+    command: runCommand.optional(),
   }),
   'lease.list': empty,
   'lease.revoke': z.strictObject({ id: shortString(MAX_LEASE_ID_LENGTH) }),

@@ -266,6 +266,27 @@ export interface SecretGetManyParams {
   names: string[];
   /** Shown to the human as *claimed*. */
   purpose?: string;
+  /**
+   * The command that will hold the values (`akc run`, MCP `run_with_secrets`): shown in the
+   * approval, and a grant made from it covers only this command. The host accepts it only
+   * from the akc CLI's own `run`/`mcp` processes (identified by the kernel) and refuses it
+   * from anyone else (INVALID_PARAMS).
+   */
+  command?: RunCommand;
+}
+
+/** Most arguments, and most characters over all of them, a RunCommand may carry. */
+export const MAX_COMMAND_ARGS = 1024;
+export const MAX_COMMAND_CHARS = 32768;
+export const MAX_COMMAND_EXE_LENGTH = 4096;
+
+export interface RunCommand {
+  /** The command line as given: argv[0] the command as typed (e.g. `node`), then its arguments. */
+  argv: string[];
+  /** The executable argv[0] resolves to: the real path of the PATH lookup; absent when unknown. */
+  exe?: string;
+  /** An agent chose the command (MCP `run_with_secrets`), not the human who typed `akc run`. */
+  agentChosen?: boolean;
 }
 
 export interface SecretGetManyResult {

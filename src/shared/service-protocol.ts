@@ -54,9 +54,24 @@ const value = z
   .min(1)
   .max(60 * 1024);
 
+/** Where a paged list answer continues (pages are cut by size: see core/views/page.ts). */
+const offset = z.number().int().min(0).max(10_000_000).optional();
+const id = z.string().min(1).max(64);
+const seq = z.number().int().min(0);
+/**
+ * A policy file travels as JSON text in one frame (64 KiB); larger files are refused by
+ * the CLI before the password is asked (`akc policy import` offline takes up to 1 MiB).
+ */
+export const SERVICE_POLICY_MAX_BYTES = 56 * 1024;
+/** Characters of `akc policy export` text per answer: even all-escaped, a page fits a frame. */
+export const POLICY_EXPORT_PAGE_CHARS = 8192;
+export const AUDIT_PAGE_MAX = 500;
+
 export const serviceParamsSchemas = {
   'service.info': z.strictObject({}),
   'vault.init': z.strictObject({ auth }),
+  'vault.passwd': z.strictObject({ auth, newPassword: password }),
+  'vault.status': z.strictObject({}),
   'secret.set': z.strictObject({
     auth,
     name,
@@ -69,6 +84,7 @@ export const serviceParamsSchemas = {
   }),
   'secret.rm': z.strictObject({ auth, name }),
   'secret.show': z.strictObject({ name }),
+  'secrets.list': z.strictObject({ offset }),
   'agent.add': z.strictObject({
     auth,
     name,
@@ -79,6 +95,9 @@ export const serviceParamsSchemas = {
     replace: z.boolean().optional(),
   }),
   'agent.revoke': z.strictObject({ auth, name }),
+  'agent.block': z.strictObject({ auth, name }),
+  'agent.unblock': z.strictObject({ auth, name }),
+  'agents.list': z.strictObject({ all: z.boolean().optional(), offset }),
   'grant.add': z.strictObject({
     auth,
     agent: name,
@@ -93,14 +112,35 @@ export const serviceParamsSchemas = {
     uses: z.number().int().positive().max(1_000_000).nullable().optional(),
     keepOnRotate: z.boolean().optional(),
   }),
-  'grant.rm': z.strictObject({ auth, id: z.string().min(1).max(64) }),
-  'grants.list': z.strictObject({ all: z.boolean().optional() }),
+  'grant.rm': z.strictObject({ auth, id }),
+  'grants.list': z.strictObject({ all: z.boolean().optional(), offset }),
+  'leases.list': z.strictObject({ offset }),
+  'leases.revoke': z.strictObject({ auth, id }),
+  /** The policy file as text, `offset` characters in (POLICY_EXPORT_PAGE_CHARS per answer). */
+  'policy.export': z.strictObject({ format: z.enum(['yaml', 'json']), offset }),
+  /** The file's document as JSON text (the CLI parsed it and made its paths absolute); the host validates it again. */
+  'policy.import': z.strictObject({
+    auth,
+    text: z.string().min(1).max(SERVICE_POLICY_MAX_BYTES),
+    source: z.string().max(255),
+    replace: z.boolean().optional(),
+  }),
   'audit.verify': z.strictObject({}),
+  /** One page of matching entries in `order`, after/before a seq (the CLI's `akc audit` and --follow). */
+  'audit.query': z.strictObject({
+    agent: name.optional(),
+    secret: name.optional(),
+    since: z.number().int().min(0).optional(),
+    afterSeq: seq.optional(),
+    beforeSeq: seq.optional(),
+    limit: z.number().int().min(1).max(AUDIT_PAGE_MAX),
+    order: z.enum(['asc', 'desc']),
+  }),
   /** One page of the log: entries with seq > afterSeq, at most `limit`, oldest first. */
   'audit.export': z.strictObject({
-    afterSeq: z.number().int().min(0).optional(),
+    afterSeq: seq.optional(),
     since: z.number().int().min(0).optional(),
-    limit: z.number().int().min(1).max(500).optional(),
+    limit: z.number().int().min(1).max(AUDIT_PAGE_MAX).optional(),
   }),
 };
 
@@ -114,17 +154,47 @@ export function isServiceMethod(method: string): method is ServiceMethod {
 /** Plain JSON objects (times as ISO strings); the CLI formats them. Never a value. */
 export type JsonRecord = Record<string, unknown>;
 
+/** A paged list: these rows, and the offset of the next page (null: that was the last). */
+export interface ServicePage {
+  rows: JsonRecord[];
+  next: number | null;
+}
+
+/** The list verbs the CLI pages through (see serviceRows in cli/service-client.ts). */
+export type PagedServiceMethod = 'secrets.list' | 'agents.list' | 'grants.list' | 'leases.list';
+
 export interface ServiceResults {
   'service.info': { mode: 'service'; vault: 'absent' | 'locked' | 'unlocked'; serviceUid: number; allowUid: number; version: string };
   'vault.init': { vault: 'created'; id: string };
+  'vault.passwd': { changed: true };
+  /** `lifecycle` is core/lifecycle/status.ts's LifecycleSnapshot (null without a vault). */
+  'vault.status': {
+    vault: 'absent' | 'locked' | 'unlocked';
+    pendingApprovals: number;
+    version: string;
+    secrets: number | null;
+    lifecycle: JsonRecord | null;
+  };
   'secret.set': { name: string; version: number; created: boolean };
   'secret.rm': { name: string; deleted: true };
   'secret.show': JsonRecord;
+  'secrets.list': ServicePage;
   'agent.add': { agent: JsonRecord; status: 'added' | 'replaced' | 'restored' };
   'agent.revoke': { agent: string; grants: number; leases: number };
+  'agent.block': { agent: string; grant: string; created: boolean };
+  'agent.unblock': { agent: string; revokedGrants: string[] };
+  'agents.list': ServicePage;
   'grant.add': { grant: JsonRecord };
   'grant.rm': { grant: JsonRecord };
-  'grants.list': { grants: JsonRecord[] };
+  'grants.list': ServicePage;
+  'leases.list': ServicePage;
+  'leases.revoke': { id: string; secret: string; version: number };
+  /** `digest` (SHA-256 of the whole text) lets the CLI notice a policy that changed between pages. */
+  'policy.export': { text: string; next: number | null; digest: string };
+  /** core/policy/policy-file.ts's ImportSummary. */
+  'policy.import': { agents: JsonRecord; grants: JsonRecord };
   'audit.verify': JsonRecord & { ok: boolean };
+  /** Entries are core/audit/chain.ts's AuditEntry; `next` continues in the same order; `head` is the newest seq. */
+  'audit.query': { entries: JsonRecord[]; next: number | null; head: number };
   'audit.export': { entries: JsonRecord[]; next: number | null };
 }

@@ -12,6 +12,7 @@ import {
   ApprovalBroker,
   MAX_PENDING_APPROVALS,
   MAX_PENDING_PER_REQUESTER,
+  MAX_WITHDRAWN,
   REMEMBER_WITHDRAWN,
   WITHDRAWN_REASON,
 } from '../../src/core/approvals/broker.js';
@@ -255,13 +256,13 @@ describe('approval broker: a client that goes away withdraws its request (issue 
     await assert.rejects(waits.at(-1)!.outcome, (err: unknown) => isAkcError(err, 'RATE_LIMITED'));
   });
 
-  it('asking and hanging up again and again earns the cool-down, like unanswered prompts', async () => {
+  it(`asking and hanging up again and again earns the cool-down after ${MAX_WITHDRAWN} (a few Ctrl-Cs do not)`, async () => {
     const { broker } = setup();
     const r = program('/home/me/flasher.js');
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < MAX_WITHDRAWN; i++) {
       const { outcome, gone } = askFrom(broker, r, 'KEY');
       gone.abort();
-      assert.equal((await outcome).kind, 'withdrawn');
+      assert.equal((await outcome).kind, 'withdrawn', `withdrawal ${i + 1} is still asked`);
     }
     rateLimited(() => broker.request({ requester: r, secrets: ['KEY'], purpose: null }, EXTRA));
     // Another program is not affected.

@@ -267,6 +267,23 @@ const PER_MIGRATION: Record<number, (db: Db) => void> = {
     assert.throws(() => db.prepare("INSERT INTO alerts (ts, kind, message) VALUES (?, 'nope', 'm')").run(now), /CHECK/);
     assert.ok(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'alerts_open'").get());
   },
+  5(db) {
+    // Grants bound to an `akc run` command: two nullable TEXT columns, NULL for every older grant.
+    assert.deepEqual(columns(db, 'grants').run_exe, { type: 'TEXT', notnull: 0, pk: 0 });
+    assert.deepEqual(columns(db, 'grants').run_argv_sha256, { type: 'TEXT', notnull: 0, pk: 0 });
+    const now = 1_700_000_000_000;
+    const insert = db.prepare(
+      "INSERT INTO grants (id, fingerprint, secret_pattern, effect, scope, created_at, created_by, run_exe, run_argv_sha256) VALUES (?, 'fp', 'X', 'allow', 'always', ?, 't', ?, ?)",
+    );
+    insert.run('g1', now, null, null);
+    insert.run('g2', now, '/usr/bin/node', 'a'.repeat(64));
+    assert.deepEqual(db.prepare("SELECT run_exe, run_argv_sha256 FROM grants WHERE id = 'g1'").get(), {
+      run_exe: null,
+      run_argv_sha256: null,
+    });
+    assert.throws(() => insert.run('g3', now, '/usr/bin/node', 'short'), /CHECK/);
+    assert.throws(() => insert.run('g4', now, '/usr/bin/node', 42), /CHECK|cannot store INTEGER/);
+  },
 };
 
 describe('migrations', () => {

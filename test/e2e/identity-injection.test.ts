@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { akc, PASSWORD, tempDir, type AkcEnv } from '../helpers/env.js';
+import { akc, AKC_BIN, PASSWORD, tempDir, type AkcEnv } from '../helpers/env.js';
 import { akcGet, approve, Child, Daemon, initVault, ok, pendingApprovals, pendingIdOf, type Json } from '../helpers/daemon.js';
 
 // A bare peer: asks for argv[2] and prints every message; exits on the answer.
@@ -108,6 +108,48 @@ describe('a grant for a node script does not serve injected or replaced code', (
     const r = await outcome(run([]));
     assert.equal(r.value, undefined, 'a replaced script is not served by the grant');
     assert.ok(r.approvalId);
+  });
+});
+
+describe('`akc get` run by a script counts as that script’s code', () => {
+  let env: AkcEnv;
+  let daemon: Daemon;
+
+  before(async () => {
+    env = await initVault({ VIA_KEY: 'via-value' });
+    daemon = await Daemon.start(env, { approvalTimeout: 60 });
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  it('a grant for "akc get via launcher.mjs" stops applying when launcher.mjs is replaced', async () => {
+    const dir = fs.realpathSync(tempDir('akc-via-'));
+    const launcher = path.join(dir, 'launcher.mjs');
+    // The launcher runs `akc get VIA_KEY` and passes its output and exit code through.
+    fs.writeFileSync(
+      launcher,
+      `import { spawnSync } from 'node:child_process';
+const r = spawnSync(process.execPath, [${JSON.stringify(AKC_BIN)}, 'get', 'VIA_KEY'], { stdio: ['ignore', 'inherit', 'inherit'] });
+process.exit(r.status ?? 1);
+`,
+    );
+    const start = (): Child => Child.spawn(process.execPath, [launcher], env, { cwd: dir, input: '' });
+    const first = start();
+    const id = await first.stderr.waitFor(/request (a_[0-9a-f]+)/);
+    const listed = (await pendingApprovals(env)).find((a) => a.id === id[1]);
+    assert.match(listed?.program ?? '', /akc get via launcher\.mjs/);
+    ok(await approve(env, id[1]!, '15m'), 'akc approve --for 15m');
+    assert.equal((await first.exited).stdout, 'via-value\n');
+
+    const again = await start().exited;
+    assert.equal(again.stdout, 'via-value\n', 'control: the same launcher is served by the grant');
+
+    fs.appendFileSync(launcher, '// replaced by the agent\n');
+    const replaced = start();
+    await replaced.stderr.waitFor(/request (a_[0-9a-f]+)/);
+    assert.equal(replaced.stdout.text, '', 'the replaced launcher gets nothing without a human');
+    replaced.proc.kill('SIGKILL');
   });
 });
 

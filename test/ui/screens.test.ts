@@ -336,6 +336,28 @@ describe('screens in Chromium against the real core', { skip }, () => {
     await popup.getByText('Denied', { exact: true }).waitFor();
   });
 
+  test('akc run: the popup shows the command, the executable it runs and that the agent chose it', async () => {
+    const child = spawn(
+      process.execPath,
+      [AKC_BIN, 'run', '--env', 'K=OPENAI_API_KEY', '--agent-chosen', '--', process.execPath, '-e', '1'],
+      {
+        env: bridge.agentEnv,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const approval = await approvalOf(bridge, child.pid!);
+    assert.deepEqual(approval.command, { line: `${process.execPath} -e 1`, exe: fs.realpathSync(process.execPath), agentChosen: true });
+    const popup = await open(`#/approval?id=${encodeURIComponent(approval.id)}`, POPUP);
+    await popup.getByText('agent-chosen', { exact: true }).waitFor();
+    const text = (await popup.locator('.approval').textContent()) ?? '';
+    assert.match(text, /Command/);
+    assert.ok(text.includes('-e 1'), text);
+    assert.match(text, /gets the value/);
+    await popup.getByRole('button', { name: 'Deny', exact: true }).click();
+    assert.notEqual(await done, 0);
+  });
+
   test('no answer: the countdown runs out and the agent gets APPROVAL_TIMEOUT', async () => {
     const broker = host(bridge).broker;
     const before = broker.timeoutMs;

@@ -6,6 +6,7 @@ import { flag, option, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { adminCall, provenAdminCall } from '../host-client.js';
 import { table, writeJson } from '../io.js';
+import { commandLine } from '../../shared/run-command.js';
 
 const CLI_CLIENT = { name: 'akc', version: '0.1.0' };
 
@@ -63,12 +64,30 @@ export async function approvals(ctx: CommandContext): Promise<void> {
     return;
   }
   const age = (a: ApprovalSummary): string => `${Math.round((Date.now() - Date.parse(a.createdAt)) / 1000)}s`;
+  // `akc run` requests: the command that would hold the value (table() sanitises every cell).
+  const withCommand = approvals.some((a) => a.command);
   ctx.io.stdout.write(
     table(
-      ['ID', 'AGENT/PROGRAM', 'PID', 'EXE', 'SECRET', 'PURPOSE (claimed)', 'AGE'],
-      approvals.map((a) => [a.id, a.agent ?? a.program, String(a.pid), a.exe ?? '?', a.secrets.join(','), a.purpose ?? '-', age(a)]),
+      ['ID', 'AGENT/PROGRAM', 'PID', 'EXE', 'SECRET', 'PURPOSE (claimed)', 'AGE', ...(withCommand ? ['COMMAND (exe)'] : [])],
+      approvals.map((a) => [
+        a.id,
+        a.agent ?? a.program,
+        String(a.pid),
+        a.exe ?? '?',
+        a.secrets.join(','),
+        a.purpose ?? '-',
+        age(a),
+        ...(withCommand ? [commandCell(a)] : []),
+      ]),
     ),
   );
+}
+
+function commandCell(a: ApprovalSummary): string {
+  if (!a.command) return '-';
+  const line = commandLine(a.command.argv);
+  const shown = line.length > 200 ? `${line.slice(0, 199)}…` : line;
+  return `${shown} (${a.command.exe ?? 'exe unknown'})${a.command.agentChosen ? ' [chosen by the agent]' : ''}`;
 }
 
 function scopeFromFlags(ctx: CommandContext): AdminScope {

@@ -190,6 +190,8 @@ export async function mcp(ctx: CommandContext): Promise<number> {
         ...pairs.flatMap(([v, s]) => ['--env', `${v}=${s}`]),
         ...(purpose !== undefined ? ['--purpose', purpose] : []),
         ...(agent ? ['--agent', agent] : []),
+        // The model chose this command: the approval must say so (the host also sees `akc mcp` as the parent).
+        '--agent-chosen',
         '--',
         args.command,
         ...args.args,

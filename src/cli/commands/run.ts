@@ -1,9 +1,10 @@
 /**
  * `akc run --env VAR=NAME… [--purpose P] [--no-redact] -- CMD ARGS…` (DESIGN §9): gets
- * every secret under one approval (`secret.getMany`), starts CMD without a shell with the
- * values only in its environment, passes stdin through, and relays its stdout/stderr
- * through the streaming redactor so no delivered value (nor its base64, base64url, hex or
- * URL-encoded form) reaches our output. The exit status is passed through (a signal
+ * every secret under one approval (`secret.getMany`, naming CMD ARGS… and the executable
+ * CMD resolves to, so the human sees what gets the values and the grant covers only that
+ * command), starts CMD without a shell with the values only in its environment, passes
+ * stdin through, and relays its stdout/stderr through the streaming redactor so no
+ * delivered value (nor its base64, base64url, hex or URL-encoded form) reaches our output. The exit status is passed through (a signal
  * death is re-raised on ourselves, else 128+n); SIGINT, SIGTERM and SIGHUP are forwarded
  * to the child; the leases end when the child does.
  */
@@ -15,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { connect, type KeychainClient } from '../../sdk/index.js';
-import { MAX_GET_MANY_NAMES, MAX_PURPOSE_LENGTH, type SecretGetResult } from '../../shared/protocol.js';
+import { MAX_GET_MANY_NAMES, MAX_PURPOSE_LENGTH, type RunCommand, type SecretGetResult } from '../../shared/protocol.js';
 import { secretNameProblem } from '../../shared/secrets.js';
 import { AkcError } from '../../shared/errors.js';
 import { RedactionSet, type RedactStream } from '../../core/redact/redactor.js';
@@ -70,12 +71,21 @@ export function connectCli(ctx: CommandContext): Promise<KeychainClient> {
   return connect({ socketPath: ctx.paths.socket, client: CLI_CLIENT, ...(agent ? { agent } : {}) });
 }
 
-/** Gets the secrets under one approval, printing "waiting for approval" while it waits. */
-export async function fetchSecrets(ctx: CommandContext, names: string[], purpose: string | undefined): Promise<SecretGetResult[]> {
+/**
+ * Gets the secrets under one approval, printing "waiting for approval" while it waits.
+ * `command` (akc run): the command that will hold them, shown in the approval.
+ */
+export async function fetchSecrets(
+  ctx: CommandContext,
+  names: string[],
+  purpose: string | undefined,
+  command?: RunCommand,
+): Promise<SecretGetResult[]> {
   const client = await connectCli(ctx);
   try {
     return await client.getSecrets(names, {
       ...(purpose !== undefined ? { purpose } : {}),
+      ...(command !== undefined ? { command } : {}),
       onPending: (p) => {
         const secs = Math.max(0, Math.round((Date.parse(p.expiresAt) - Date.now()) / 1000));
         ctx.note(
@@ -114,18 +124,25 @@ export async function run(ctx: CommandContext): Promise<number> {
   const [cmd, ...cmdArgs] = ctx.args.rest;
   if (!ctx.args.restGiven || cmd === undefined || cmd === '') throw new UsageError('no command: akc run --env VAR=NAME -- CMD ARGS…');
   // Before any approval is asked: a typo must not cost the user a prompt (nor a lease).
-  const missing = commandProblem(cmd, process.env.PATH ?? '');
-  if (missing) {
-    printError(ctx.io, new AkcError('INVALID_ARGUMENT', `failed to start ${cmd}: ${missing.reason}`, { hint: missing.hint }));
-    return missing.exitCode;
+  const found = findCommand(cmd, process.env.PATH ?? '');
+  if (!found.ok) {
+    printError(ctx.io, new AkcError('INVALID_ARGUMENT', `failed to start ${cmd}: ${found.reason}`, { hint: found.hint }));
+    return found.exitCode;
   }
+  // What the human approves: this command line and the executable it resolves to. A grant
+  // made from the approval covers this command only. `akc mcp` adds --agent-chosen.
+  const command: RunCommand = {
+    argv: [cmd, ...cmdArgs],
+    ...(found.exe !== null ? { exe: found.exe } : {}),
+    ...(flag(ctx.args, 'agent-chosen') ? { agentChosen: true } : {}),
+  };
   const noRedact = flag(ctx.args, 'no-redact');
   const names = [...new Set(bindings.map((b) => b.secret))];
   const proxyNames = options(ctx.args, 'proxy');
   if (names.length === 0 && proxyNames.length === 0) throw new UsageError('nothing to inject: give --env VAR=NAME and/or --proxy BINDING');
   const proxyEnv = proxyNames.length ? await proxyEnvironment(ctx, proxyNames) : {};
 
-  const secrets = names.length ? await fetchSecrets(ctx, names, purposeWith(option(ctx.args, 'purpose'), noRedact)) : [];
+  const secrets = names.length ? await fetchSecrets(ctx, names, purposeWith(option(ctx.args, 'purpose'), noRedact), command) : [];
   const byName = new Map(secrets.map((s) => [s.name, s]));
   const leases = secrets.map((s) => s.lease.id);
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...proxyEnv };
@@ -203,12 +220,28 @@ export async function run(ctx: CommandContext): Promise<number> {
   return outcome.code ?? 1;
 }
 
+type CommandProblem = { reason: string; hint?: string; exitCode: number };
+
 /**
- * Whether CMD can be started: a path must name an executable file; a bare name must be
- * found as one on PATH (as execvp looks it up). Null when it can; else what to say and
- * the shell's exit code (127 not found, 126 not executable).
+ * Whether CMD can be started, and the executable it starts: a path must name an executable
+ * file; a bare name must be found as one on PATH (as execvp looks it up). On success `exe`
+ * is that file with symlinks resolved (what the approval shows and a grant is bound to),
+ * null where the lookup is left to spawn (Windows); else what to say and the shell's exit
+ * code (127 not found, 126 not executable).
  */
-export function commandProblem(cmd: string, searchPath: string): { reason: string; hint?: string; exitCode: number } | null {
+export function findCommand(cmd: string, searchPath: string): { ok: true; exe: string | null } | ({ ok: false } & CommandProblem) {
+  const found = lookUp(cmd, searchPath);
+  if (found === null) return { ok: true, exe: null };
+  if (typeof found !== 'string') return { ok: false, ...found };
+  try {
+    return { ok: true, exe: fs.realpathSync(found) };
+  } catch {
+    return { ok: true, exe: path.resolve(found) };
+  }
+}
+
+/** The file execvp would run, a problem, or null (not looked up: Windows). */
+function lookUp(cmd: string, searchPath: string): string | CommandProblem | null {
   if (process.platform === 'win32') return null; // PATHEXT lookup: left to spawn
   const executable = (file: string): 'ok' | 'missing' | 'not-executable' => {
     try {
@@ -223,13 +256,14 @@ export function commandProblem(cmd: string, searchPath: string): { reason: strin
   };
   if (cmd.includes('/')) {
     const state = executable(cmd);
-    if (state === 'ok') return null;
+    if (state === 'ok') return cmd;
     return state === 'missing' ? { reason: 'no such file', exitCode: 127 } : { reason: 'not an executable file', exitCode: 126 };
   }
   let sawNonExecutable = false;
   for (const dir of searchPath.split(path.delimiter)) {
-    const state = executable(path.join(dir || '.', cmd));
-    if (state === 'ok') return null;
+    const file = path.join(dir || '.', cmd);
+    const state = executable(file);
+    if (state === 'ok') return file;
     if (state === 'not-executable') sawNonExecutable = true;
   }
   return sawNonExecutable

@@ -1,12 +1,13 @@
 /**
  * Plain-text rendering of pending approvals for terminals (daemon prompt, `akc approvals`).
  * Every string that came from a process or a client (program path, script, argv, cwd,
- * parents, agent hint, secret names it asked for, purpose, HTTP request) goes through
+ * parents, agent hint, secret names it asked for, purpose, HTTP request, `akc run` command) goes through
  * sanitizeLine first: no escape sequence, CR, bidi override or invisible character from
  * an agent ever reaches the human's terminal as itself.
  */
 import type { PendingApproval } from '../../core/approvals/types.js';
 import { sanitizeLine } from '../../shared/sanitize.js';
+import { commandLine } from '../../shared/run-command.js';
 
 export function shortHash(hex: string | null): string {
   if (!hex) return 'unknown';
@@ -44,6 +45,13 @@ export function describePending(p: PendingApproval, now: number): string[] {
   if (p.http) {
     const request = sanitizeLine(`${p.http.method} ${p.http.host}${p.http.path}`, 200);
     lines.push(`  request  ${request}  (brokering proxy: the value stays in the host)`);
+  }
+  if (p.command) {
+    // The program that will hold the raw value: shown in full (capped), as the shell would take it.
+    const chosen = p.command.agentChosen ? '  ⚠ CHOSEN BY THE AGENT' : '';
+    lines.push(`  command  ${sanitizeLine(commandLine(p.command.argv), 300)}${chosen}`);
+    const exe = p.command.exe ? shortPath(p.command.exe, 160) : 'unknown (not resolved)';
+    lines.push(`           exe ${exe} · gets the value in its environment`);
   }
   if (id.cwd) lines.push(`  cwd      ${shortPath(id.cwd, 60)}`);
   if (id.parents.length) {

@@ -41,6 +41,8 @@ export const WITHDRAWN_REASON = 'its client disconnected';
  * "no pending approval" (oldest forgotten first; ids only, a few bytes each).
  */
 export const REMEMBER_WITHDRAWN = 256;
+/** Withdrawn prompts (ask, then hang up) from one requester within the window before its cool-down. */
+export const MAX_WITHDRAWN = 12;
 
 interface Entry {
   pending: PendingApproval;
@@ -62,6 +64,7 @@ export class ApprovalBroker {
   private readonly entries = new Map<string, Entry>();
   private readonly byKey = new Map<string, Entry>();
   private readonly unanswered = new Map<string, number[]>();
+  private readonly withdrawals = new Map<string, number[]>();
   private readonly cooldownUntil = new Map<string, number>();
   private readonly withdrawn = new Set<string>();
   private approver: Approver;
@@ -266,22 +269,28 @@ export class ApprovalBroker {
     this.byKey.delete(entry.key);
     const fp = entry.pending.requester.fingerprint;
     // A withdrawn prompt went unanswered too: asking and hanging up again and again must
-    // not flash prompts at the human without end (anti-fatigue, DESIGN §6).
-    if (outcome.kind === 'timeout' || outcome.kind === 'withdrawn') this.noteUnanswered(fp);
-    else if (outcome.kind === 'decided') this.unanswered.delete(fp);
+    // not flash prompts at the human without end (anti-fatigue, DESIGN §6). It counts on
+    // its own, higher tally: a person pressing Ctrl-C at a waiting `akc get` a few times is
+    // not a flood, while a loop that asks and hangs up is stopped after MAX_WITHDRAWN.
+    if (outcome.kind === 'timeout') this.noteUnanswered(fp, this.unanswered, this.opts.maxUnanswered ?? 3);
+    else if (outcome.kind === 'withdrawn') this.noteUnanswered(fp, this.withdrawals, MAX_WITHDRAWN);
+    else if (outcome.kind === 'decided') {
+      this.unanswered.delete(fp);
+      this.withdrawals.delete(fp);
+    }
     entry.resolve(outcome);
     this.approver.ended(id, outcome, this.list());
   }
 
-  private noteUnanswered(fp: string): void {
+  private noteUnanswered(fp: string, tally: Map<string, number[]>, max: number): void {
     const now = this.opts.clock.now();
     const window = this.opts.unansweredWindowMs ?? 10 * 60_000;
-    const times = (this.unanswered.get(fp) ?? []).filter((t) => t > now - window);
+    const times = (tally.get(fp) ?? []).filter((t) => t > now - window);
     times.push(now);
-    this.unanswered.set(fp, times);
-    if (times.length >= (this.opts.maxUnanswered ?? 3)) {
+    tally.set(fp, times);
+    if (times.length >= max) {
       this.cooldownUntil.set(fp, now + (this.opts.cooldownMs ?? 5 * 60_000));
-      this.unanswered.delete(fp);
+      tally.delete(fp);
     }
   }
 }

@@ -8,6 +8,7 @@
  * program than the one asking.
  */
 import { sanitizeLine, sanitizeOptional } from '../../shared/sanitize.js';
+import { commandLine } from '../../shared/run-command.js';
 import type { ActivityEntry, AgentView, ApprovalView, GrantView, ProcessView } from '../../shared/contract.js';
 import type { AuditEntry } from '../audit/chain.js';
 import type { PendingApproval } from '../approvals/types.js';
@@ -78,6 +79,9 @@ export function approvalView(p: PendingApproval, vaultUnlocked: boolean): Approv
     secrets: p.secrets.map((n) => sanitizeLine(n)),
     purpose: sanitizeOptional(p.purpose),
     http: p.http ? { method: sanitizeLine(p.http.method), host: sanitizeLine(p.http.host), path: sanitizeLine(p.http.path) } : null,
+    command: p.command
+      ? { line: sanitizeLine(commandLine(p.command.argv)), exe: sanitizeOptional(p.command.exe), agentChosen: p.command.agentChosen }
+      : null,
     count: p.count,
     createdAt: p.createdAt,
     expiresAt: p.expiresAt,

@@ -17,6 +17,8 @@ import { AgentRegistry } from '../policy/agents.js';
 import { GrantStore, type Grant, type GrantInput } from '../policy/grants.js';
 import { DEFAULT_LEASE_MS, LeaseStore, newLeaseId, type Lease } from '../policy/leases.js';
 import { agentFingerprint, akcSubcommand, programFingerprint, programLabel, viaProgram, type Requester } from '../policy/requester.js';
+import { acceptCommand, commandAuditDetail, runUse, type ApprovedCommand } from '../policy/run-command.js';
+import type { RunCommand } from '../../shared/protocol.js';
 import { hashExecutable } from '../identity/exe-hash.js';
 import { hashScript, readInjectedCode } from '../identity/code-check.js';
 import { readStartTime } from '../identity/process-info.js';
@@ -215,12 +217,13 @@ export class Host extends EventEmitter<HostEvents> {
     const inputs = { hashedFile: false };
     let agent = await this.agents.match(identity, session.agentHint, inputs);
     // `akc get` run by a registered agent counts as that agent (see requester.ts).
-    const via = !agent && akcSubcommand(identity) !== null ? viaProgram(identity) : null;
-    if (via) agent = await this.agents.match(await viaIdentity(identity, via), session.agentHint);
+    const viaSummary = akcSubcommand(identity) !== null ? viaProgram(identity) : null;
+    const via = viaSummary ? await viaIdentity(identity, viaSummary) : null;
+    if (!agent && via) agent = await this.agents.match(via, session.agentHint);
     const requester: Requester = {
       identity,
       agent: agent ? { id: agent.id, name: agent.name } : null,
-      fingerprint: agent ? agentFingerprint(agent.id) : programFingerprint(identity),
+      fingerprint: agent ? agentFingerprint(agent.id) : programFingerprint(identity, via),
       label: agent ? agent.name : programLabel(identity),
     };
     // Kept only when it depends on nothing but the agents table and the connection's
@@ -261,6 +264,8 @@ export class Host extends EventEmitter<HostEvents> {
     requester: Requester,
     params: { name: string; purpose?: string; version?: number },
     onPending: (p: PendingApproval) => void,
+    /** Aborts when the client goes away: its pending approval is withdrawn (askHuman). */
+    signal?: AbortSignal,
   ): Promise<DeliveredSecret> {
     const who = this.who(requester);
     const purpose = params.purpose ?? null;
@@ -285,7 +290,7 @@ export class Host extends EventEmitter<HostEvents> {
     if (askFirst) {
       let outcome: ApprovalOutcome;
       try {
-        outcome = await this.askHuman(requester, [params.name], purpose, Boolean(grant), onPending);
+        outcome = await this.askHuman(requester, [params.name], purpose, Boolean(grant), onPending, null, signal);
       } catch (err) {
         // The approval queue is full or this program used up its share (broker): audited too.
         if (isAkcError(err) && err.code === 'RATE_LIMITED') return deny('rate limited', err);
@@ -320,16 +325,27 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async getSecrets(
     requester: Requester,
-    params: { names: string[]; purpose?: string },
+    params: { names: string[]; purpose?: string; command?: RunCommand },
     onPending: (p: PendingApproval) => void,
+    signal?: AbortSignal,
   ): Promise<DeliveredSecret[]> {
     const who = this.who(requester);
     const purpose = params.purpose ?? null;
     const names = [...new Set(params.names)];
+    let command: ApprovedCommand | null = null;
     const deny = async (reason: string, err: AkcError, secrets = names): Promise<never> => {
-      await this.writer.write([{ ...who, event: 'secret.deny', secret: secrets.join(','), decision: 'deny', purpose, reason }]);
+      const detail = command ? { detail: commandAuditDetail(command) } : {};
+      await this.writer.write([{ ...who, event: 'secret.deny', secret: secrets.join(','), decision: 'deny', purpose, reason, ...detail }]);
       throw err;
     };
+    // `akc run` names the command that will hold the values (run-command.ts): accepted from
+    // akc's own run/mcp processes only, shown in the approval, and grants are bound to it.
+    try {
+      command = acceptCommand(requester.identity, params.command);
+    } catch (err) {
+      return deny('refused a command claim from a program that is not akc run', err as AkcError);
+    }
+    const run = command ? runUse(command) : null;
     try {
       this.broker.checkRateLimit(requester.fingerprint);
     } catch (err) {
@@ -346,7 +362,7 @@ export class Host extends EventEmitter<HostEvents> {
     const now = this.clock.now();
     const grants = new Map<string, Grant | null>();
     for (const name of names) {
-      const g = this.lifecycle.unlessRotated(this.grants.decide(requester, name, now), name);
+      const g = this.lifecycle.unlessRotated(this.grants.decide(requester, name, now, undefined, run), name);
       if (g?.effect === 'deny') return deny(`blocked by grant ${g.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
       grants.set(name, g);
     }
@@ -355,7 +371,7 @@ export class Host extends EventEmitter<HostEvents> {
       const asked = uncovered.length > 0 ? uncovered : names;
       let outcome: ApprovalOutcome;
       try {
-        outcome = await this.askHuman(requester, asked, purpose, uncovered.length === 0, onPending);
+        outcome = await this.askHuman(requester, asked, purpose, uncovered.length === 0, onPending, null, signal, command);
       } catch (err) {
         // The approval queue is full or this program used up its share (broker): audited too.
         if (isAkcError(err) && err.code === 'RATE_LIMITED') return deny('rate limited', err);
@@ -370,14 +386,16 @@ export class Host extends EventEmitter<HostEvents> {
       const d = outcome.decision;
       if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
       if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
-      for (const name of uncovered) grants.set(name, this.grants.get(this.lastGrantFor(requester, name, 'secret')) ?? null);
+      for (const name of uncovered) grants.set(name, this.grants.get(this.lastGrantFor(requester, name, 'secret', command)) ?? null);
     }
     for (const name of names) {
       const g = grants.get(name) ?? null;
       if (g && !this.grants.consume(g)) return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
     }
     // Queued together, the deliveries share one audit/lease transaction (DeliveryWriter).
-    const settled = await Promise.allSettled(metas.map((m) => this.deliver(requester, m, undefined, purpose, grants.get(m.name) ?? null)));
+    const settled = await Promise.allSettled(
+      metas.map((m) => this.deliver(requester, m, undefined, purpose, grants.get(m.name) ?? null, false, command)),
+    );
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       for (const r of settled) if (r.status === 'fulfilled') r.value.value.fill(0);
@@ -404,6 +422,7 @@ export class Host extends EventEmitter<HostEvents> {
       detail?: Record<string, unknown>;
     },
     onPending: (p: PendingApproval) => void,
+    signal?: AbortSignal,
   ): Promise<{ value: Buffer; version: number; grantId: string | null }> {
     const who = this.who(requester);
     const purpose = params.purpose ?? null;
@@ -430,9 +449,10 @@ export class Host extends EventEmitter<HostEvents> {
     if (this.vault.state !== 'unlocked' || !grant) {
       let outcome: ApprovalOutcome;
       try {
-        outcome = await this.askHuman(requester, [params.secret], purpose, Boolean(grant), onPending, http);
+        outcome = await this.askHuman(requester, [params.secret], purpose, Boolean(grant), onPending, http, signal);
       } catch (err) {
-        if (isAkcError(err)) return deny(err.code === 'RATE_LIMITED' ? 'rate limited' : err.message, err);
+        // Withdrawn (the caller hung up): askHuman audited it as approval.withdrawn.
+        if (isAkcError(err) && !signal?.aborted) return deny(err.code === 'RATE_LIMITED' ? 'rate limited' : err.message, err);
         throw err;
       }
       if (outcome.kind !== 'decided') {
@@ -462,6 +482,7 @@ export class Host extends EventEmitter<HostEvents> {
     purpose: string | null,
     grant: Grant | null,
     metaIsCurrent = false,
+    command: ApprovedCommand | null = null,
   ): Promise<DeliveredSecret> {
     const revealed = metaIsCurrent ? this.secrets.revealMeta(meta, version) : this.secrets.reveal(meta.name, version);
     const now = this.clock.now();
@@ -478,7 +499,8 @@ export class Host extends EventEmitter<HostEvents> {
             decision: 'allow',
             purpose,
             reason: grant ? `grant ${grant.id}` : 'approved',
-            detail: { lease: leaseId },
+            // Which command holds the value (akc run): the command line, never the environment.
+            detail: { lease: leaseId, ...(command ? commandAuditDetail(command) : {}) },
           },
         ],
         {
@@ -502,8 +524,8 @@ export class Host extends EventEmitter<HostEvents> {
 
   /** Grants created by decisions are remembered per request so getSecret can consume them. */
   private readonly decidedGrants = new Map<string, string>();
-  private lastGrantFor(requester: Requester, secret: string, channel: Grant['channel']): string {
-    return this.decidedGrants.get(`${requester.fingerprint}\0${secret}\0${channel}`) ?? '';
+  private lastGrantFor(requester: Requester, secret: string, channel: Grant['channel'], command: ApprovedCommand | null = null): string {
+    return this.decidedGrants.get(decidedKey(requester, secret, channel, command)) ?? '';
   }
 
   private async askHuman(
@@ -513,22 +535,46 @@ export class Host extends EventEmitter<HostEvents> {
     coveredByGrant: boolean,
     onPending: (p: PendingApproval) => void,
     http: ApprovalSubject['http'] = null,
-  ): Promise<ApprovalOutcome> {
+    signal?: AbortSignal,
+    command: ApprovedCommand | null = null,
+  ): Promise<Exclude<ApprovalOutcome, { kind: 'withdrawn' }>> {
     const needsUnlock = this.vault.state !== 'unlocked';
     let announced = false;
+    let approvalId = '';
     const outcome = await this.broker.request(
-      { requester, secrets, purpose, ...(http ? { http } : {}) },
+      { requester, secrets, purpose, ...(http ? { http } : {}), ...(command ? { command } : {}) },
       { badge: this.grants.history(requester.identity.exe, requester.identity.exeSha256), needsUnlock, coveredByGrant },
       (p) => {
+        approvalId = p.id;
         onPending(p);
         if (!announced && p.count === 1) {
           announced = true;
-          this.record({ ...this.who(requester), event: 'approval.request', secret: secrets.join(','), purpose, reason: p.id });
+          const detail = command ? { detail: commandAuditDetail(command) } : {};
+          this.record({ ...this.who(requester), event: 'approval.request', secret: secrets.join(','), purpose, reason: p.id, ...detail });
         }
       },
+      signal,
     );
     if (outcome.kind === 'timeout') {
       this.record({ ...this.who(requester), event: 'approval.timeout', secret: secrets.join(','), decision: 'deny', purpose });
+    }
+    if (outcome.kind === 'withdrawn') {
+      // The client went away: nothing is delivered and no lease is made. Audited once, by
+      // the caller that withdrew the approval (identical requests may still wait for it).
+      if (outcome.last) {
+        await this.writer.write([
+          {
+            ...this.who(requester),
+            event: 'approval.withdrawn',
+            secret: secrets.join(','),
+            decision: 'deny',
+            purpose,
+            reason: outcome.reason,
+            detail: { approval: approvalId, fingerprint: requester.fingerprint },
+          },
+        ]);
+      }
+      throw new AkcError('DENIED', `denied: the request was withdrawn: ${outcome.reason}`);
     }
     return outcome;
   }
@@ -541,8 +587,7 @@ export class Host extends EventEmitter<HostEvents> {
    */
   async decide(approvalId: string, decision: ApprovalDecision, password?: Buffer | ProvenAdmin): Promise<PendingApproval> {
     const pending = this.broker.get(approvalId);
-    if (!pending)
-      throw new AkcError('NOT_FOUND', `no pending approval ${approvalId}`, { hint: 'it may have timed out; see `akc approvals`' });
+    if (!pending) throw this.broker.notPending(approvalId);
     if (decision.allow && (decision.scope === 'always' || pending.needsUnlock || this.vault.state !== 'unlocked')) {
       if (!password) throw new AkcError('WRONG_PASSWORD', 'this decision needs the master password');
       if (!Buffer.isBuffer(password)) {
@@ -562,8 +607,9 @@ export class Host extends EventEmitter<HostEvents> {
     durableTransaction(this.vault.db, () => {
       if (decision.allow && !pending.coveredByGrant) {
         for (const secret of pending.secrets) {
-          const g = this.grants.create(this.grantFromDecision(r, secret, decision.scope, decision.by, now, pending.http), now);
-          this.decidedGrants.set(`${r.fingerprint}\0${secret}\0${g.channel}`, g.id);
+          const command = pending.command ?? null;
+          const g = this.grants.create(this.grantFromDecision(r, secret, decision.scope, decision.by, now, pending.http, command), now);
+          this.decidedGrants.set(decidedKey(r, secret, g.channel, command), g.id);
         }
       }
       if (!decision.allow && decision.block) {
@@ -589,7 +635,7 @@ export class Host extends EventEmitter<HostEvents> {
           decision: decision.allow ? 'allow' : decision.block ? 'block' : 'deny',
           purpose: pending.purpose,
           reason: `${decision.allow ? decision.scope : 'deny'} by ${decision.by}`,
-          detail: { approval: approvalId, count: pending.count },
+          detail: { approval: approvalId, count: pending.count, ...(pending.command ? commandAuditDetail(pending.command) : {}) },
         },
       ]);
     });
@@ -604,6 +650,7 @@ export class Host extends EventEmitter<HostEvents> {
     by: string,
     now: number,
     http: ApprovalSubject['http'] = null,
+    command: ApprovedCommand | null = null,
   ): GrantInput {
     const ms = SCOPE_MS[scope];
     // An approved proxy call makes a proxy-channel grant for its binding: "once" covers
@@ -627,6 +674,8 @@ export class Host extends EventEmitter<HostEvents> {
       expiresAt: ms ? now + ms : null,
       // "Once" is a grant with one use, so the approval is on record for known/new badges.
       usesLeft: scope === 'once' ? 1 : null,
+      // Approved for one `akc run` command: the grant covers that command only (grants.ts).
+      ...(command && !http ? { runCommand: runUse(command) } : {}),
       createdBy: by,
     };
   }
@@ -650,6 +699,11 @@ export class Host extends EventEmitter<HostEvents> {
     this.checkpointer.close();
     this.vault.close();
   }
+}
+
+/** Where decide() leaves the grant it made for the request that waits (per command for `akc run`). */
+function decidedKey(r: Requester, secret: string, channel: Grant['channel'], command: ApprovedCommand | null): string {
+  return `${r.fingerprint}\0${secret}\0${channel}\0${command?.argvSha256 ?? ''}`;
 }
 
 /** The identity of the program an akc CLI peer runs for, for agent matching (hash included). */

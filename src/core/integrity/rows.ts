@@ -32,6 +32,13 @@ export interface TableSpec {
   idColumn: string;
   /** The security-relevant columns, in the fixed order they are encoded in. */
   columns: readonly string[];
+  /**
+   * Columns added after rows were already signed (append-only): encoded after `columns`
+   * only when one of them is set, so a row from before they existed (all NULL) keeps its
+   * MAC. The value count is part of the encoding, so setting or clearing one of them on
+   * a signed row breaks its MAC either way.
+   */
+  laterColumns?: readonly string[];
   /** Rows that are inert (revoked) are neither signed nor checked: their MAC is cleared. */
   liveWhere?: string;
 }
@@ -63,6 +70,8 @@ export const GRANTS: TableSpec = {
     'proxy_binding',
     'proxy_rule',
   ],
+  // Migration 5: a grant approved for one `akc run` command covers only that command.
+  laterColumns: ['run_exe', 'run_argv_sha256'],
   liveWhere: 'revoked_at IS NULL',
 };
 
@@ -123,10 +132,14 @@ function col(row: Row, c: string): unknown {
 }
 
 function values(spec: TableSpec, row: Row): RowValue[] {
-  return spec.columns.map((c) => {
+  const base = spec.columns.map((c) => {
     if (!(c in row)) throw new AkcError('INTERNAL', `failed to authenticate a ${spec.table} row: column ${c} was not read`);
     return col(row, c) as RowValue;
   });
+  // A later column a writer left out counts as NULL: were it set in the database, the MAC
+  // made without it would not verify (fail closed).
+  const later = (spec.laterColumns ?? []).map((c) => (col(row, c) ?? null) as RowValue);
+  return later.some((v) => v !== null) ? [...base, ...later] : base;
 }
 
 function idOf(spec: TableSpec, row: Row): string {

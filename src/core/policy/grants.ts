@@ -11,6 +11,13 @@
  *
  * Channels: a 'secret' grant serves secret.get/getMany; a 'proxy' grant (from approving a
  * brokered proxy call) serves only the proxy, for its binding and "METHOD /path-glob" rule.
+ *
+ * Commands (run-command.ts): a grant made by approving an `akc run` request is bound to
+ * that command (resolved executable + argv hash) and serves only a run of the same command.
+ * A run request is served by such a grant, or by a command-less grant of a registered
+ * agent (`akc grant AGENT`: the admin's policy for that agent, whatever it runs); a
+ * command-less grant of an unregistered program (an approval that never showed a command)
+ * does not serve a run.
  */
 import { randomBytes } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
@@ -18,6 +25,7 @@ import { AkcError } from '../../shared/errors.js';
 import { AGENTS, GRANTS, checkRow, checkStored, signatureFor, type Verdict } from '../integrity/rows.js';
 import { globMatch } from './glob.js';
 import type { Requester } from './requester.js';
+import type { RunUse } from './run-command.js';
 
 export type GrantScope = 'once' | 'duration' | 'until_lock' | 'always';
 export type GrantEffect = 'allow' | 'deny';
@@ -50,6 +58,8 @@ export interface Grant {
   /** Proxy grants: the binding and the "METHOD /path-glob" they cover. */
   proxyBinding: string | null;
   proxyRule: string | null;
+  /** Bound to one `akc run` command (null: not bound). */
+  runCommand: RunUse | null;
   /** Set by list(): the row's integrity verdict ('refused' rows are ignored by decide()). */
   integrity?: Verdict;
 }
@@ -69,6 +79,8 @@ export interface GrantInput {
   channel?: GrantChannel;
   proxyBinding?: string | null;
   proxyRule?: string | null;
+  /** Binds the grant to one `akc run` command (secret channel only). */
+  runCommand?: RunUse | null;
 }
 
 interface GrantRow {
@@ -90,6 +102,8 @@ interface GrantRow {
   channel: GrantChannel;
   proxy_binding: string | null;
   proxy_rule: string | null;
+  run_exe: string | null;
+  run_argv_sha256: string | null;
   row_mac: Buffer | null;
 }
 
@@ -113,6 +127,7 @@ function toGrant(r: GrantRow): Grant {
     channel: r.channel,
     proxyBinding: r.proxy_binding,
     proxyRule: r.proxy_rule,
+    runCommand: r.run_argv_sha256 === null ? null : { exe: r.run_exe, argvSha256: r.run_argv_sha256 },
   };
 }
 
@@ -128,6 +143,12 @@ export function proxyRuleMatches(rule: string | null, method: string, path: stri
 function channelMatches(row: GrantRow, use: ProxyUse | undefined): boolean {
   if (!use) return row.channel === 'secret';
   return row.channel === 'proxy' && row.proxy_binding === use.binding && proxyRuleMatches(row.proxy_rule, use.method, use.path);
+}
+
+/** Whether an allow row serves this request's command (or its lack of one); see the header. */
+function commandMatches(row: GrantRow, run: RunUse | null): boolean {
+  if (row.run_argv_sha256 !== null) return run !== null && row.run_argv_sha256 === run.argvSha256 && (row.run_exe ?? null) === run.exe;
+  return run === null || row.agent_id !== null;
 }
 
 // The agent name as a scalar subquery rather than a LEFT JOIN (agents.id is the primary key,
@@ -152,6 +173,8 @@ export class GrantStore {
     const channel = input.channel ?? 'secret';
     if (channel === 'proxy' && (!input.proxyBinding || !input.proxyRule))
       throw new AkcError('INVALID_ARGUMENT', 'a proxy grant needs a binding and a rule');
+    const run = channel === 'secret' && input.effect === 'allow' ? (input.runCommand ?? null) : null;
+    if (run && !/^[0-9a-f]{64}$/.test(run.argvSha256)) throw new AkcError('INVALID_ARGUMENT', 'a command grant needs an argv SHA-256');
     // An allow for an agent whose own row is forged would hand that forgery a real grant.
     if (input.effect === 'allow' && input.agentId && checkStored(this.db, AGENTS, input.agentId) === 'refused')
       throw new AkcError('CORRUPT', 'refused to grant: the agent row failed its integrity check (changed outside Agent Keychain)');
@@ -172,6 +195,8 @@ export class GrantStore {
       channel,
       proxy_binding: channel === 'proxy' ? (input.proxyBinding ?? null) : null,
       proxy_rule: channel === 'proxy' ? (input.proxyRule ?? null) : null,
+      run_exe: run?.exe ?? null,
+      run_argv_sha256: run?.argvSha256 ?? null,
     };
     // A deny may be written while locked (the host's "deny & block" needs no unlock): a
     // forged deny is only a denial of service. Every allow is signed or not written at all.
@@ -179,9 +204,9 @@ export class GrantStore {
     this.db
       .prepare(
         `INSERT INTO grants (id, agent_id, fingerprint, exe_path, exe_sha256, secret_pattern, effect, scope, expires_at, uses_left, keep_on_rotate,
-           created_at, created_by, channel, proxy_binding, proxy_rule, row_mac)
+           created_at, created_by, channel, proxy_binding, proxy_rule, run_exe, run_argv_sha256, row_mac)
          VALUES (@id, @agent_id, @fingerprint, @exe_path, @exe_sha256, @secret_pattern, @effect, @scope, @expires_at, @uses_left, @keep_on_rotate,
-           @created_at, @created_by, @channel, @proxy_binding, @proxy_rule, @mac)`,
+           @created_at, @created_by, @channel, @proxy_binding, @proxy_rule, @run_exe, @run_argv_sha256, @mac)`,
       )
       .run({ ...row, mac });
     return this.get(row.id)!;
@@ -225,9 +250,10 @@ export class GrantStore {
    * specific matching allow (exact name before globs). A grant recorded with an
    * executable hash stops applying when the requester's hash differs. Only grants of the
    * asked channel apply (`proxy` given: proxy grants for that binding and request; else
-   * secret grants); a deny applies on every channel.
+   * secret grants); a deny applies on every channel. `run`: the command of an `akc run`
+   * request (see the header for which grants serve it).
    */
-  decide(requester: Requester, secretName: string, now: number, proxy?: ProxyUse): Grant | null {
+  decide(requester: Requester, secretName: string, now: number, proxy?: ProxyUse, run: RunUse | null = null): Grant | null {
     this.decideStmt ??= this.db.prepare(
       `${SELECT} WHERE g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > @now) AND (g.uses_left IS NULL OR g.uses_left > 0)
            AND (g.agent_id = @agentId OR g.fingerprint = @fingerprint)`,
@@ -244,6 +270,7 @@ export class GrantStore {
       // Injected code (code-check.ts) voids every allow: a human decides this request.
       if (injected) continue;
       if (!channelMatches(row, proxy)) continue;
+      if (!commandMatches(row, run)) continue;
       if (checkRow(this.db, GRANTS, row) === 'refused') continue;
       if (!allow || (allow.secret_pattern !== secretName && row.secret_pattern === secretName)) allow = row;
     }

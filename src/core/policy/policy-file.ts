@@ -23,7 +23,7 @@
  *       uses: 10                     # optional
  *       keepOnRotate: true           # optional
  *
- * Once, until-lock and ended grants are not part of a policy file.
+ * Once, until-lock and ended grants, and grants bound to one `akc run` command, are not part of a policy file.
  */
 import path from 'node:path';
 import YAML from 'yaml';
@@ -148,6 +148,15 @@ export type PolicyFormat = 'yaml' | 'json';
 
 const EXPORTED_SCOPES = new Set(['always', 'duration']);
 
+/**
+ * A standing grant a policy file can express. A grant bound to one `akc run` command is an
+ * approval, not policy: written out without its command it would serve every command, and
+ * an import must neither match (and so widen) nor revoke it.
+ */
+function isPolicyGrant(g: Grant): boolean {
+  return EXPORTED_SCOPES.has(g.scope) && g.runCommand === null;
+}
+
 /** The vault's agents and standing grants, in a stable order, without ids or timestamps. */
 export function buildPolicy(vault: Vault): PolicyDocument {
   const now = vault.clock.now();
@@ -157,7 +166,7 @@ export function buildPolicy(vault: Vault): PolicyDocument {
   const grants: PolicyGrant[] = [];
   const seen = new Set<string>();
   for (const g of new GrantStore(vault.db).list(now)) {
-    if (!EXPORTED_SCOPES.has(g.scope)) continue;
+    if (!isPolicyGrant(g)) continue;
     const agent = g.agentId ? live.get(g.agentId) : undefined;
     if (g.agentId && !agent) continue;
     const pg = toPolicyGrant(g, agent);
@@ -409,7 +418,7 @@ export function applyPolicy(
       summary.agents[existing ? 'updated' : 'added'] += 1;
     }
 
-    const standing = store.list(now).filter((g) => EXPORTED_SCOPES.has(g.scope));
+    const standing = store.list(now).filter(isPolicyGrant);
     const byKey = new Map<string, Grant[]>();
     for (const g of standing) {
       const key = dbKey(g.agentId ? `agent:${g.agentId}` : `program:${g.fingerprint}`, g.secretPattern, g.effect, g.scope);

@@ -112,6 +112,13 @@ export function viaProgram(identity: Partial<Pick<PeerIdentity, 'parents'>>): Pr
 /** A stable id for an unregistered program. Changes when its executable's hash changes. */
 export function programFingerprint(
   identity: Pick<PeerIdentity, 'exe' | 'exeSha256' | 'script'> & Partial<Pick<PeerIdentity, 'argv' | 'parents' | 'scriptSha256'>>,
+  /**
+   * For an akc CLI peer, the launching program's code as the host read it at request time
+   * (Host.requesterFor): its executable's and script's hashes and any injected code. With
+   * it, replacing `agent.py` (or running it with PYTHONPATH set) voids the grants made for
+   * "akc get via agent.py", as it does for a program that asks directly.
+   */
+  viaCode?: Partial<Pick<PeerIdentity, 'exeSha256' | 'scriptSha256' | 'injectedCode'>> | null,
 ): string {
   const h = createHash('sha256');
   h.update(`exe\0${identity.exe ?? '?'}\0${identity.exeSha256 ?? '?'}\0script\0${identity.script ?? ''}`);
@@ -121,6 +128,10 @@ export function programFingerprint(
   if (sub !== null) {
     const via = viaProgram(identity);
     h.update(`\0akc\0${sub}\0via\0${via?.exe ?? '?'}\0${via?.script ?? ''}`);
+    if (viaCode) {
+      const injected = viaCode.injectedCode === null ? '?' : (viaCode.injectedCode ?? []).join('\n');
+      h.update(`\0viacode\0${viaCode.exeSha256 ?? '?'}\0${viaCode.scriptSha256 ?? '-'}\0${injected}`);
+    }
   }
   return 'prog:' + h.digest('hex').slice(0, 32);
 }

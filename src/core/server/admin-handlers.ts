@@ -35,6 +35,7 @@ export function summarizeApproval(p: PendingApproval): ApprovalSummary {
     expiresAt: new Date(p.expiresAt).toISOString(),
     needsUnlock: p.needsUnlock,
     ...(p.http ? { http: p.http } : {}),
+    ...(p.command ? { command: { argv: p.command.argv, exe: p.command.exe, agentChosen: p.command.agentChosen } } : {}),
   };
 }
 

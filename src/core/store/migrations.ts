@@ -232,6 +232,21 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    description: 'grants bound to the command an `akc run` approval was for',
+    up(db) {
+      // A grant made by approving an `akc run` request records the command it was shown
+      // for: the resolved executable and a SHA-256 of the argv (src/core/policy/run-command.ts).
+      // Such a grant serves only that command; NULL (every older grant) serves other requests.
+      // Both columns are MACed after the others, only when set (integrity/rows.ts laterColumns),
+      // so the MACs of existing rows still verify.
+      db.exec(`
+        ALTER TABLE grants ADD COLUMN run_exe TEXT;
+        ALTER TABLE grants ADD COLUMN run_argv_sha256 TEXT CHECK (run_argv_sha256 IS NULL OR length(run_argv_sha256) = 64);
+      `);
+    },
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

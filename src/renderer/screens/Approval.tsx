@@ -229,6 +229,32 @@ export function ApprovalPanel({
           </>
         ) : null}
 
+        {a.command ? (
+          <>
+            <dt>Command</dt>
+            <dd>
+              {/* In full (it may scroll): a cut-off line could hide what the command really does. */}
+              <pre className="argv command-line" title="The command that gets the value in its environment">
+                {a.command.line}
+              </pre>
+              <div className="program-meta">
+                {a.command.exe ? (
+                  <MonoText full={a.command.exe} display={`runs ${displayPath(a.command.exe, 36)}`} />
+                ) : (
+                  <span className="muted">executable not resolved</span>
+                )}
+                <span className="sep">·</span>
+                <span>gets the value</span>
+                {a.command.agentChosen ? (
+                  <Badge tone="amber" icon="alert" title="The agent chose this command (MCP run_with_secrets); it gets the raw value">
+                    agent-chosen
+                  </Badge>
+                ) : null}
+              </div>
+            </dd>
+          </>
+        ) : null}
+
         <dt>Purpose</dt>
         <dd>
           {a.purpose ? (
