@@ -311,7 +311,14 @@ export class ProxyServer {
       if (err instanceof ResolveError) return refuse(502, 'UPSTREAM_ERROR', err.message, 'upstream does not resolve');
       throw err;
     }
-    // 3. Policy and approval (the prompt shows method, host and path).
+    // 3. Policy and approval (the prompt shows method, host and path). A caller that hangs
+    // up while it waits withdraws its approval (nothing is sent for a caller that is gone).
+    const gone = new AbortController();
+    const hungUp = (): void => {
+      if (!res.writableFinished) gone.abort();
+    };
+    res.once('close', hungUp);
+    if (res.destroyed || req.socket.destroyed) gone.abort();
     let auth: { value: Buffer; version: number; grantId: string | null };
     try {
       auth = await host.authorizeProxy(
@@ -321,14 +328,18 @@ export class ProxyServer {
           this.opts.logger.info(
             `proxy: ${requester.label} (pid ${requester.identity.pid}) waits for approval ${p.id}: ${method} ${upstream.host}${path}`,
           ),
+        gone.signal,
       );
     } catch (err) {
+      if (gone.signal.aborted) return; // withdrawn and audited by the host; nobody to answer
       if (isAkcError(err)) {
         const status = STATUS_FOR[err.code] ?? 500;
         const reason = status === 500 ? 'INTERNAL' : err.code;
         return sendError(res, status, reason, status === 500 ? 'internal error' : err.message, req);
       }
       throw err;
+    } finally {
+      res.off('close', hungUp);
     }
     // The binding was read before the approval, maybe while locked (unverifiable): check it
     // now, before the secret goes anywhere (src/core/integrity).
