@@ -8,7 +8,16 @@ export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
-      lib: { entry: resolve(import.meta.dirname, 'src/main/index.ts'), formats: ['es'], fileName: () => 'index.js' },
+      lib: {
+        entry: {
+          index: resolve(import.meta.dirname, 'src/main/index.ts'),
+          // Loaded by path (new URL('./wal-checkpoint-worker.js', import.meta.url) in the
+          // bundled index.js), so it must be a file of its own next to index.js.
+          'wal-checkpoint-worker': resolve(import.meta.dirname, 'src/core/host/wal-checkpoint-worker.ts'),
+        },
+        formats: ['es'],
+        fileName: (_format, name) => `${name}.js`,
+      },
     },
   },
   preload: {

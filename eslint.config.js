@@ -1,21 +1,44 @@
 // Lint: typescript-eslint recommended rules plus the layering rules from DESIGN §2.
 // The folder says where code runs; these rules keep imports honest.
+import fs from 'node:fs';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import layering from './eslint-rules/layering.js';
 
-const noElectronOrUi = [
-  { name: 'electron', message: 'only src/main and src/preload may import electron' },
-  { name: 'react', message: 'only src/renderer may import react' },
-  { name: 'react-dom', message: 'only src/renderer may import react-dom' },
-];
+const pkg = JSON.parse(fs.readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+/** What the packaged app and the npm package ship: devDependencies are not there at run time. */
+const RUNTIME_DEPS = Object.keys(pkg.dependencies);
+
+/**
+ * DESIGN §2, one row per folder of src/: the folders it may import from (besides its own),
+ * the packages (any subpath counts), whether Node built-ins are there (always as `node:x`),
+ * and the packages that must not run there even through an allowed module (see
+ * eslint-rules/layering.js). electron, react and react-dom are devDependencies: only the
+ * layers that list them by name may use them.
+ */
+const LAYERS = {
+  shared: { where: 'runs anywhere', layers: [], packages: ['zod'], builtins: false },
+  core: { where: 'plain Node, no Electron or UI', layers: ['shared'], packages: RUNTIME_DEPS, builtins: true },
+  cli: { where: 'the akc client, plain Node', layers: ['shared', 'core', 'sdk'], packages: RUNTIME_DEPS, builtins: true },
+  sdk: { where: 'the zero-dependency client library', layers: ['shared'], packages: [], builtins: true, runtimeFree: ['zod'] },
+  main: { where: 'the Electron main process', layers: ['shared', 'core'], packages: [...RUNTIME_DEPS, 'electron'], builtins: true },
+  preload: {
+    where: 'the sandboxed preload: electron only',
+    layers: ['shared'],
+    packages: ['electron'],
+    builtins: false,
+    runtimeFree: ['zod'],
+  },
+  renderer: { where: 'the React UI, talks to window.keychain only', layers: ['shared'], packages: ['react', 'react-dom'], builtins: false },
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'out/', 'release/', 'bench-results/', 'test/fixtures/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { ...globals.node } },
+    languageOptions: { globals: { ...globals.node }, parserOptions: { tsconfigRootDir: import.meta.dirname } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/consistent-type-imports': 'error',
@@ -24,77 +47,17 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/shared/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: noElectronOrUi,
-          patterns: [
-            { group: ['node:*'], message: 'src/shared runs anywhere: no node imports' },
-            {
-              group: ['../core/*', '../cli/*', '../sdk/*', '../main/*', '../renderer/*', '../preload/*'],
-              message: 'src/shared imports only shared code',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ['src/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: noElectronOrUi,
-          patterns: [
-            {
-              group: ['**/cli/*', '**/main/*', '**/renderer/*', '**/preload/*', '**/sdk/*'],
-              message: 'src/core imports only core and shared',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    files: ['src/sdk/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [...noElectronOrUi, { name: 'zod', message: 'the SDK has no runtime dependencies' }],
-          patterns: [{ group: ['**/core/*', '**/cli/*', '**/main/*', '**/renderer/*'], message: 'the SDK imports only node:* and shared' }],
-        },
-      ],
-    },
+    files: ['src/**/*.{ts,tsx,js,mjs,cjs}'],
+    plugins: { akc: { rules: { layering } } },
+    rules: { 'akc/layering': ['error', { layers: LAYERS }] },
   },
   {
     files: ['src/cli/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { paths: noElectronOrUi, patterns: [{ group: ['**/main/*', '**/renderer/*', '**/preload/*'] }] }],
-      'no-console': 'off',
-    },
+    rules: { 'no-console': 'off' },
   },
   {
     files: ['src/renderer/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          paths: [{ name: 'electron', message: 'the renderer talks to window.keychain only' }],
-          patterns: [
-            { group: ['node:*'], message: 'the renderer has no Node access' },
-            {
-              group: ['**/core/*', '**/cli/*', '**/main/*', '**/preload/*', '**/sdk/*'],
-              message: 'the renderer imports only renderer and shared code',
-            },
-          ],
-        },
-      ],
-    },
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.js', 'bin/**/*.js', '*.config.*'],

@@ -7,7 +7,7 @@
  */
 import { AkcError } from '../shared/errors.js';
 import { adminChallengeSchema, type AdminParams, type ProvenAdminMethod } from '../shared/admin-protocol.js';
-import { checkKdfParams, deriveKek, DEFAULT_KDF, type KdfParams } from '../core/crypto/kdf.js';
+import { checkKdfParams, dangerousTestKdfAllowed, deriveKek, isWeakerThanDefault, type KdfParams } from '../core/crypto/kdf.js';
 import { adminProof, deriveAdminKey, sealKekForTransport } from '../core/crypto/admin-auth.js';
 import { wipe } from '../core/crypto/keys.js';
 import { serverIsHardenedHost } from './host-trust.js';
@@ -26,17 +26,22 @@ const HOST_HINT = "unlock it at the host: the daemon's terminal or the desktop w
  * The challenge's Argon2id parameters, refused above the maxima (a fake server must not
  * make us allocate gigabytes) and below the defaults (it must not make a captured proof
  * cheaper to brute-force than vault.db itself). Memory and time are the cost; lowering
- * parallelism alone does not lower the work, so it is only range-checked.
+ * parallelism alone does not lower the work, so it is only range-checked. The weak test
+ * parameters pass only where a new vault would get them (`dataDir` is this CLI's own, see
+ * dangerousTestKdfAllowed): a host cannot talk us into them.
  */
-export function checkChallengeKdf(kdf: { m: number; t: number; p: number }, env: NodeJS.ProcessEnv = process.env): KdfParams {
+export function checkChallengeKdf(
+  kdf: { m: number; t: number; p: number },
+  dataDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): KdfParams {
   let params: KdfParams;
   try {
     params = checkKdfParams({ algorithm: 'argon2id', memoryKiB: kdf.m, timeCost: kdf.t, parallelism: kdf.p });
   } catch (cause) {
     throw new AkcError('DENIED', 'refusing the host’s key derivation parameters: they are out of range', { cause });
   }
-  const weakAllowed = env.AKC_DANGEROUS_TEST_WEAK_KDF === '1';
-  if (!weakAllowed && (params.memoryKiB < DEFAULT_KDF.memoryKiB || params.timeCost < DEFAULT_KDF.timeCost)) {
+  if (isWeakerThanDefault(params) && !dangerousTestKdfAllowed(dataDir, env)) {
     throw new AkcError(
       'DENIED',
       `refusing the host’s key derivation parameters (m = ${params.memoryKiB} KiB, t = ${params.timeCost}): weaker than the defaults`,
@@ -53,11 +58,12 @@ export async function provenParams<M extends ProvenAdminMethod>(
   rawChallenge: unknown,
   serverUid: number | null,
   request: ProofRequest,
+  dataDir: string,
 ): Promise<AdminParams<M>> {
   const parsed = adminChallengeSchema.safeParse(rawChallenge);
   if (!parsed.success) throw new AkcError('PROTOCOL', `failed to ${request.action}: the host sent a malformed challenge`);
   const challenge = parsed.data;
-  const kdf = checkChallengeKdf(challenge.kdf);
+  const kdf = checkChallengeKdf(challenge.kdf, dataDir);
   const hardened = serverIsHardenedHost(serverUid);
   const needsKey = request.unlock && challenge.vault === 'locked';
   if (!challenge.adminKey && !(needsKey && hardened)) {

@@ -12,16 +12,19 @@ export interface CommandContext {
   input: InputReader;
   paths: AkcPaths;
   json: boolean;
+  /** The command's words (`secret list`), for messages. */
+  command: string;
   /** Writes a status line to stderr (never data). */
   note(text: string): void;
 }
 
-export function makeContext(args: ParsedArgs, io: Io, paths: AkcPaths): CommandContext {
+export function makeContext(args: ParsedArgs, io: Io, paths: AkcPaths, command = ''): CommandContext {
   return {
     args,
     io,
     paths,
     json: flag(args, 'json'),
+    command,
     input: new InputReader(io, {
       passwordStdin: flag(args, 'password-stdin'),
       valueStdin: flag(args, 'value-stdin'),
@@ -32,8 +35,24 @@ export function makeContext(args: ParsedArgs, io: Io, paths: AkcPaths): CommandC
   };
 }
 
-/** Opens the vault in the data dir; NOT_INITIALIZED when there is none. */
+/**
+ * In hardened mode (`akc service install`) vault.db belongs to the service user: a command
+ * that would open it directly says so in one line instead (the data dir here is not the
+ * vault the host serves, and the service's own one is unreadable: EACCES). The commands
+ * the host serves go through it (service-admin.ts) before ever calling openVault.
+ */
+export function refuseInServiceMode(ctx: CommandContext, why = 'it opens vault.db directly'): void {
+  const service = ctx.paths.service;
+  if (!service) return;
+  const what = ctx.command ? `\`akc ${ctx.command}\`` : 'this command';
+  throw new AkcError('DENIED', `${what} does not work in hardened mode yet: ${why}, and the vault belongs to ${service.serviceUser}`, {
+    hint: `run it as the service user, e.g. \`sudo -u ${service.serviceUser} AKC_HOME=${service.dataDir} akc ${ctx.command || 'COMMAND'} …\` (see README "Hardened mode")`,
+  });
+}
+
+/** Opens the vault in the data dir; NOT_INITIALIZED when there is none. Refused in hardened mode. */
 export async function openVault(ctx: CommandContext, opts: { mustExist?: boolean } = {}): Promise<Vault> {
+  refuseInServiceMode(ctx);
   const [{ Vault }, { NapiKeychain }] = await Promise.all([import('../core/vault/vault.js'), import('../core/keychain/napi-keychain.js')]);
   const vault = Vault.open({ dataDir: ctx.paths.dataDir, keychain: new NapiKeychain(ctx.paths.keychainService) });
   if ((opts.mustExist ?? true) && vault.state === 'uninitialized') {

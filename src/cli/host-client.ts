@@ -31,7 +31,9 @@ export async function connectHost(ctx: CommandContext): Promise<HostConnection> 
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
         reject(
           new AkcError('HOST_NOT_RUNNING', `no Agent Keychain host is running at ${path}`, {
-            hint: 'start the desktop app (`npm start`) or `akc daemon`',
+            hint: ctx.paths.service
+              ? 'start the hardened host: `sudo systemctl start agent-keychain` (see `akc service status`)'
+              : 'start the desktop app (`npm start`) or `akc daemon`',
           }),
         );
       } else reject(new AkcError('IO', `failed to connect to the host at ${path}: ${describeCause(err)}`, { cause: err }));
@@ -77,7 +79,7 @@ export async function provenAdminCall<M extends ProvenAdminMethod>(
   const host = await connectHost(ctx);
   try {
     const challenge = (await host.conn.call('admin.challenge', {}, { action: request.action })) as unknown;
-    const full = await provenParams(method, params, challenge, host.serverUid, request);
+    const full = await provenParams(method, params, challenge, host.serverUid, request, ctx.paths.dataDir);
     return (await host.conn.call(method, full, { action: request.action })) as AdminResults[M];
   } finally {
     await host.conn.close();

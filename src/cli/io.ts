@@ -288,7 +288,9 @@ export function table(headers: string[], untrusted: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
-export function formatTime(ms: number | null | undefined): string {
+/** A time as ms since the epoch, or as the ISO string the JSON rows carry (either mode prints alike). */
+export function formatTime(time: number | string | null | undefined): string {
+  const ms = typeof time === 'string' ? Date.parse(time) : time;
   if (!ms) return '-';
   return new Date(ms)
     .toISOString()

@@ -44,7 +44,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       io.stdout.write(helpFor(command));
       return 0;
     }
-    const ctx = makeContext(args, io, resolvePaths());
+    const ctx = makeContext(args, io, resolvePaths(), command.path.join(' '));
     const result = await command.run(ctx);
     return typeof result === 'number' ? result : 0;
   } catch (err) {

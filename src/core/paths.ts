@@ -22,7 +22,8 @@ export interface AkcPaths {
   keychainService: string;
   /**
    * The installed hardened host (`akc service install`), when the default socket is its
-   * socket (AKC_SOCKET unset, or set to that very socket): admin commands then go through it.
+   * socket (AKC_SOCKET unset, or set to that very socket) and this process is not the service
+   * user: admin commands then go through it.
    */
   service?: ServiceConfig | null;
 }
@@ -31,6 +32,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): AkcPaths {
   const ctx = processPathContext(env);
   const config = readServiceConfig(env);
   const socket = resolveSocketPath({ ...ctx, serviceSocket: config?.socket });
-  const service = config && socket === config.socket ? config : null;
+  // The service user itself (root's `sudo -u akc-host akc …`) owns the vault: offline admin as usual.
+  const service = config && socket === config.socket && process.getuid?.() !== config.serviceUid ? config : null;
   return { dataDir: resolveDataDir(ctx), socket, keychainService: resolveKeychainService(env), service };
 }

@@ -208,9 +208,13 @@ describe('init', () => {
   test('init --no-keychain --password-stdin; init twice → exit 1', async () => {
     const env = akcEnv();
     const r = ok(await init(env));
-    assert.equal(r.stdout, `Created a vault in ${env.home}\nKeychain unlock is off: the master password is needed to unlock the host.\n` +
-        'Keychain unlock (`akc keychain enable`) would let any program running as you read the unlock key; see SECURITY.md.\n');
-    assert.equal(r.stderr, '');
+    assert.equal(
+      r.stdout,
+      `Created a vault in ${env.home}\nKeychain unlock is off: the master password is needed to unlock the host.\n` +
+        'Keychain unlock (`akc keychain enable`) would let any program running as you read the unlock key; see SECURITY.md.\n',
+    );
+    // Only the warning that the test harness's weak KDF is in use (see 'the DANGEROUS test KDF').
+    assert.match(r.stderr, /^akc: warning: this vault uses the DANGEROUS test key derivation .*\n$/);
     assert.equal(fs.statSync(env.home).mode & 0o777, 0o700);
     for (const f of fs.readdirSync(env.home)) assert.equal(fs.statSync(path.join(env.home, f)).mode & 0o777, 0o600, f);
     const s = await statusJson(env);
@@ -223,6 +227,34 @@ describe('init', () => {
     fails(await init(env), 1, `a vault already exists in ${env.home}`, /akc passwd/);
     fails(await akc(env, ['init', '--password-stdin', '--no-keychain'], 'another password\n'), 1, /already exists/);
     assert.deepEqual(fs.readFileSync(vaultPath(env.home)), before);
+  });
+
+  test('the DANGEROUS test KDF: only with the switch and a data dir in the temp directory, and it shows', async () => {
+    const weakWarning =
+      /^akc: warning: this vault uses the DANGEROUS test key derivation \(AKC_DANGEROUS_TEST_WEAK_KDF=1 and a data dir in the temp directory\): its master password is cheap to brute-force\n$/;
+    const kdfOf = async (env: AkcEnv) => (await statusJson(env)).kdf as Record<string, unknown>;
+    const defaults = { algorithm: 'argon2id', memoryKiB: 65536, timeCost: 3, parallelism: 4, weak: false };
+
+    // scripts/test.js sets the switch for every test: here it is taken away…
+    const unset = akcEnv();
+    delete unset.env.AKC_DANGEROUS_TEST_WEAK_KDF;
+    // …or kept, with the data dir outside the temp directory (TMPDIR moved away from it).
+    const outside = akcEnv();
+    outside.env.TMPDIR = path.join(path.dirname(outside.home), 'other-tmp');
+    fs.mkdirSync(outside.env.TMPDIR, { recursive: true });
+    for (const env of [unset, outside]) {
+      const r = ok(await init(env));
+      assert.equal(r.stderr, '', 'no warning: the default KDF');
+      assert.deepEqual(await kdfOf(env), defaults);
+      assert.match(ok(await akc(env, ['status'])).stdout, /^kdf +argon2id, 64 MiB, 3 passes, 4 lanes$/m);
+      ok(await setSecret(env, 'kdf/probe', 'value')); // the password unlocks it (the KEK derives with these)
+    }
+
+    // With both, the vault is weak, and says so when created and in every status.
+    const test = akcEnv();
+    assert.match(ok(await init(test)).stderr, weakWarning);
+    assert.deepEqual(await kdfOf(test), { algorithm: 'argon2id', memoryKiB: 8192, timeCost: 1, parallelism: 1, weak: true });
+    assert.match(ok(await akc(test, ['status'])).stdout, /^kdf +weak \(test\): argon2id, 8 MiB, 1 pass, 1 lane — DANGEROUS/m);
   });
 
   test('init --json', async () => {
@@ -579,7 +611,9 @@ describe('vault commands', () => {
 
   test('keychain disable then read; enable again', { skip: keyringSkip() }, async () => {
     const env = akcEnv();
-    const { id } = JSON.parse(ok(await akc(env, ['init', '--keychain', '--password-stdin', '--json'], `${PASSWORD}\n`)).stdout) as { id: string };
+    const { id } = JSON.parse(ok(await akc(env, ['init', '--keychain', '--password-stdin', '--json'], `${PASSWORD}\n`)).stdout) as {
+      id: string;
+    };
     try {
       ok(await setSecret(env, 'x', 'kc-value'));
       assert.ok(keyringLookup(env, id));
@@ -608,7 +642,9 @@ describe('vault commands', () => {
     // No read command needs the vault key yet, so this drives the CLI's unlockForRead in-process,
     // with the real vault, the real OS keychain and a terminal stand-in for the prompt.
     const env = akcEnv();
-    const { id } = JSON.parse(ok(await akc(env, ['init', '--keychain', '--password-stdin', '--json'], `${PASSWORD}\n`)).stdout) as { id: string };
+    const { id } = JSON.parse(ok(await akc(env, ['init', '--keychain', '--password-stdin', '--json'], `${PASSWORD}\n`)).stdout) as {
+      id: string;
+    };
     try {
       keyringClear(env, id);
       const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => stdin });

@@ -7,6 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Vault } from '../../src/core/vault/vault.js';
@@ -105,21 +106,32 @@ describe('admin proof crypto', () => {
     );
   });
 
-  test('the CLI refuses challenge KDF parameters below the defaults unless the DANGEROUS test knob is set', () => {
+  test('the CLI refuses challenge KDF parameters below the defaults unless the DANGEROUS test knob is set for a temp data dir', () => {
     const weak = { m: KDF.memoryKiB, t: KDF.timeCost, p: KDF.parallelism };
+    const testDir = path.join(tempDir(), 'home');
+    const knob = { AKC_DANGEROUS_TEST_WEAK_KDF: '1' };
     assert.throws(
-      () => checkChallengeKdf(weak, {}),
+      () => checkChallengeKdf(weak, testDir, {}),
       (e) => isAkcError(e, 'DENIED') && /weaker than the defaults/.test(e.message),
     );
     assert.throws(
-      () => checkChallengeKdf({ ...weak, m: DEFAULT_KDF.memoryKiB }, {}),
+      () => checkChallengeKdf({ ...weak, m: DEFAULT_KDF.memoryKiB }, testDir, {}),
       (e) => isAkcError(e, 'DENIED'),
     );
-    assert.equal(checkChallengeKdf(weak, { AKC_DANGEROUS_TEST_WEAK_KDF: '1' }).memoryKiB, KDF.memoryKiB);
+    assert.equal(checkChallengeKdf(weak, testDir, knob).memoryKiB, KDF.memoryKiB);
+    // The knob alone is not enough: a CLI whose vault lives outside the temp dir (a real
+    // one) never accepts the weak parameters from a host.
+    for (const realDir of [path.join(os.homedir(), '.local/share/agent-keychain'), '/var/lib/agent-keychain', os.tmpdir()]) {
+      assert.throws(
+        () => checkChallengeKdf(weak, realDir, knob),
+        (e) => isAkcError(e, 'DENIED') && /weaker than the defaults/.test(e.message),
+        realDir,
+      );
+    }
     const defaults = { m: DEFAULT_KDF.memoryKiB, t: DEFAULT_KDF.timeCost, p: DEFAULT_KDF.parallelism };
-    assert.equal(checkChallengeKdf(defaults, {}).timeCost, DEFAULT_KDF.timeCost);
+    assert.equal(checkChallengeKdf(defaults, testDir, {}).timeCost, DEFAULT_KDF.timeCost);
     assert.throws(
-      () => checkChallengeKdf({ ...defaults, m: 1 << 30 }, { AKC_DANGEROUS_TEST_WEAK_KDF: '1' }),
+      () => checkChallengeKdf({ ...defaults, m: 1 << 30 }, testDir, knob),
       (e) => isAkcError(e, 'DENIED'),
     );
   });

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   associatedData,
@@ -17,12 +18,22 @@ import {
   seal,
   TAG_BYTES,
 } from '../../src/core/crypto/aead.js';
-import { checkKdfParams, DANGEROUS_TEST_WEAK_KDF, DEFAULT_KDF, deriveKek, KDF_LIMITS, SALT_BYTES } from '../../src/core/crypto/kdf.js';
+import {
+  checkKdfParams,
+  DANGEROUS_TEST_WEAK_KDF,
+  dangerousTestKdfAllowed,
+  DEFAULT_KDF,
+  deriveKek,
+  isWeakerThanDefault,
+  KDF_LIMITS,
+  kdfParamsForNewVault,
+  SALT_BYTES,
+} from '../../src/core/crypto/kdf.js';
 import { constantTimeEqual, newKey, wipe } from '../../src/core/crypto/keys.js';
 import { deriveSubkey, hmac, secretAad, unwrapVaultKey, wrapVaultKey } from '../../src/core/crypto/vault-keys.js';
 import { checkpointMessage, entryHash, GENESIS_HASH, type AuditRow } from '../../src/core/audit/chain.js';
 import { isAkcError, type AkcError, type ErrorCode } from '../../src/shared/errors.js';
-import { ROOT } from '../helpers/env.js';
+import { ROOT, tempDir } from '../helpers/env.js';
 import { generateStorageVectors, readStorageVector, STORAGE_VECTORS_DIR } from '../helpers/storage-vectors.js';
 
 const h = (s: string): Buffer => Buffer.from(s, 'hex');
@@ -236,6 +247,68 @@ describe('KDF parameters (checkKdfParams)', () => {
 
   test('not an object → CORRUPT', () => {
     for (const v of [null, undefined, 42, 'argon2id']) throwsCode(() => checkKdfParams(v), 'CORRUPT', /missing/);
+  });
+});
+
+describe('the DANGEROUS test KDF switch (dangerousTestKdfAllowed)', () => {
+  const knob = { AKC_DANGEROUS_TEST_WEAK_KDF: '1' };
+  /** Runs `fn` with os.tmpdir() returning `dir` (it reads TMPDIR at each call). */
+  function withTmpdir<T>(dir: string, fn: () => T): T {
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = dir;
+    try {
+      assert.equal(os.tmpdir(), dir);
+      return fn();
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  }
+
+  test('weak parameters only with the switch and a data dir inside the temp directory', () => {
+    const base = tempDir();
+    const tmp = path.join(base, 'tmp');
+    fs.mkdirSync(tmp);
+    withTmpdir(tmp, () => {
+      const inTmp = path.join(tmp, 'not-yet', 'created'); // init creates the data dir later
+      assert.deepEqual(kdfParamsForNewVault(inTmp, knob), DANGEROUS_TEST_WEAK_KDF);
+      assert.equal(dangerousTestKdfAllowed(path.join(tmp, 'home'), knob), true);
+      for (const env of [{}, { AKC_DANGEROUS_TEST_WEAK_KDF: '0' }, { AKC_DANGEROUS_TEST_WEAK_KDF: 'yes' }]) {
+        assert.deepEqual(kdfParamsForNewVault(inTmp, env), DEFAULT_KDF, JSON.stringify(env));
+      }
+      const outside = [
+        path.join(base, 'home'),
+        tmp,
+        path.join(tmp, '..', 'elsewhere'),
+        path.join(os.homedir(), '.local/share/agent-keychain'),
+        '/var/lib/agent-keychain',
+      ];
+      for (const dir of outside) assert.deepEqual(kdfParamsForNewVault(dir, knob), DEFAULT_KDF, dir);
+    });
+  });
+
+  test('a symlink in the temp directory that leads out of it does not count', () => {
+    const base = tempDir();
+    const tmp = path.join(base, 'tmp');
+    fs.mkdirSync(tmp);
+    fs.mkdirSync(path.join(base, 'real'));
+    fs.symlinkSync(path.join(base, 'real'), path.join(tmp, 'link'));
+    withTmpdir(tmp, () => {
+      assert.deepEqual(kdfParamsForNewVault(path.join(tmp, 'link', 'home'), knob), DEFAULT_KDF);
+      assert.deepEqual(kdfParamsForNewVault(path.join(tmp, 'plain', 'home'), knob), DANGEROUS_TEST_WEAK_KDF);
+    });
+  });
+
+  test('a temp directory that is the filesystem root counts for nothing', () => {
+    withTmpdir('/', () => assert.deepEqual(kdfParamsForNewVault('/home/someone/.local/share/agent-keychain', knob), DEFAULT_KDF));
+  });
+
+  test('weaker than the defaults means less memory or fewer passes', () => {
+    assert.equal(isWeakerThanDefault(DEFAULT_KDF), false);
+    assert.equal(isWeakerThanDefault({ ...DEFAULT_KDF, parallelism: 1 }), false);
+    assert.equal(isWeakerThanDefault({ ...DEFAULT_KDF, memoryKiB: 65535 }), true);
+    assert.equal(isWeakerThanDefault({ ...DEFAULT_KDF, timeCost: 2 }), true);
+    assert.equal(isWeakerThanDefault(DANGEROUS_TEST_WEAK_KDF), true);
   });
 });
 
@@ -503,4 +576,23 @@ test('DANGEROUS_sealWithNonceForTestVectors is never used by product code', () =
   assert.deepEqual(offenders, ['src/core/crypto/aead.ts']);
   const aead = fs.readFileSync(path.join(ROOT, 'src/core/crypto/aead.ts'), 'utf8');
   assert.equal(aead.match(/(?<!function )DANGEROUS_sealWithNonceForTestVectors\s*\(/g), null, 'aead.ts defines it but never calls it');
+});
+
+test('product code reads the DANGEROUS test KDF switch in one place only', () => {
+  const readers: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (
+        /\.(ts|tsx|js|mjs|cjs)$/.test(entry.name) &&
+        /\.AKC_DANGEROUS_TEST_WEAK_KDF\b|\[\s*['"`]AKC_DANGEROUS_TEST_WEAK_KDF/.test(fs.readFileSync(p, 'utf8'))
+      ) {
+        readers.push(path.relative(ROOT, p));
+      }
+    }
+  };
+  walk(path.join(ROOT, 'src'));
+  // dangerousTestKdfAllowed(), which also requires a data dir in the temp directory.
+  assert.deepEqual(readers, ['src/core/crypto/kdf.ts']);
 });

@@ -225,6 +225,7 @@ describe('WalCheckpointer', () => {
       insert.run();
       cp.committed();
       await waitFor('the worker', () => autoCheckpoint(d) === 1024);
+      assert.equal(cp.state, 'running');
       // The WAL does not grow without bound: the worker checkpoints, and past 256 frames the
       // connection completes a checkpoint itself so that the next commit rewinds the WAL.
       for (let i = 0; i < 2000; i++) {
@@ -238,6 +239,7 @@ describe('WalCheckpointer', () => {
       cp.close();
     }
     assert.equal(autoCheckpoint(d), 1000, 'automatic checkpoints are back');
+    assert.equal(cp.state, 'closed');
     d.close();
     assert.deepEqual(fs.readdirSync(dir).sort(), ['vault.db'], 'the last connection cleaned up the WAL');
   });
@@ -249,9 +251,12 @@ describe('WalCheckpointer', () => {
     fs.renameSync(vaultPath(dir), vaultPath(dir) + '.moved');
     try {
       cp.committed();
-      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(cp.state, 'starting');
+      // Waits for the worker's own answer (it replies `failed`), not for a fixed time.
+      await waitFor('the worker to give up', () => cp.state === 'failed');
       assert.equal(autoCheckpoint(d), 1000);
       cp.committed();
+      assert.equal(cp.state, 'failed', 'a failed worker is not started again');
       assert.equal(autoCheckpoint(d), 1000);
     } finally {
       cp.close();
@@ -264,6 +269,7 @@ describe('WalCheckpointer', () => {
     const { db: d } = db();
     const cp = new WalCheckpointer(d, { startAfterCommits: 1000 });
     cp.committed();
+    assert.equal(cp.state, 'idle');
     cp.close();
     cp.close();
     cp.committed();

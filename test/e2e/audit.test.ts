@@ -18,7 +18,6 @@ import {
   approve,
   cloneVault,
   Daemon,
-  hasAuditVerifyCommand,
   initVault,
   ok,
   pendingIdOf,
@@ -34,11 +33,17 @@ import type { AuditRow } from '../../src/core/audit/chain.js';
 const run = promisify(execFile);
 const haveSqlite = spawnSync('sqlite3', ['-version']).status === 0;
 
-/** `akc audit verify --password-stdin --json` when this build has it; null otherwise. */
-async function cliVerify(env: AkcEnv): Promise<{ code: number | null; report: { ok: boolean; firstBadSeq?: number } } | null> {
-  if (!(await hasAuditVerifyCommand(env))) return null;
+/** `akc audit verify --password-stdin --json`: its exit code and report (a run that prints no report fails here). */
+async function cliVerify(env: AkcEnv): Promise<{ code: number | null; report: { ok: boolean; firstBadSeq?: number } }> {
   const r = await akc(env, ['audit', 'verify', '--password-stdin', '--json'], `${PASSWORD}\n`);
-  return { code: r.code, report: JSON.parse(r.stdout) };
+  let report: { ok: boolean; firstBadSeq?: number };
+  try {
+    report = JSON.parse(r.stdout) as typeof report;
+  } catch {
+    assert.fail(`akc audit verify printed no JSON report (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+  assert.equal(typeof report.ok, 'boolean', r.stdout);
+  return { code: r.code, report };
 }
 
 describe('kill -9 of the host during a burst of gets', () => {
@@ -100,10 +105,8 @@ describe('kill -9 of the host during a burst of gets', () => {
       assert.equal(entry.decision, 'allow');
     }
     const cli = await cliVerify(env);
-    if (cli) {
-      assert.equal(cli.code, 0, JSON.stringify(cli.report));
-      assert.equal(cli.report.ok, true);
-    }
+    assert.equal(cli.code, 0, JSON.stringify(cli.report));
+    assert.equal(cli.report.ok, true);
   });
 });
 
@@ -144,18 +147,15 @@ describe('audit rows changed with the sqlite3 CLI', { skip: haveSqlite ? false :
     assert.equal(result.firstBadSeq, seq, result.problem);
     assert.match(result.problem, problem);
     const cli = await cliVerify(copy);
-    if (cli) {
-      assert.equal(cli.code, 1);
-      assert.equal(cli.report.ok, false);
-      assert.equal(cli.report.firstBadSeq, seq);
-    }
+    assert.equal(cli.code, 1);
+    assert.equal(cli.report.ok, false);
+    assert.equal(cli.report.firstBadSeq, seq);
   }
 
   it('the untouched copy verifies', async () => {
     const copy = cloneVault(env);
     assert.equal((await verifyAudit(copy)).result.ok, true);
-    const cli = await cliVerify(copy);
-    if (cli) assert.equal(cli.code, 0);
+    assert.equal((await cliVerify(copy)).code, 0);
   });
 
   it('an edited row', async () => {
@@ -201,8 +201,7 @@ describe('audit rows changed with the sqlite3 CLI', { skip: haveSqlite ? false :
     assert.ok(!result.ok);
     assert.match(result.problem, /rewritten|checkpoint/);
     assert.ok(result.firstBadSeq >= target && result.firstBadSeq <= head, result.problem);
-    const cli = await cliVerify(copy);
-    if (cli) assert.equal(cli.code, 1);
+    assert.equal((await cliVerify(copy)).code, 1);
   });
 });
 

@@ -5,92 +5,25 @@
  * (to create users and switch to them); in CI as root a missing tool is a failure.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT } from '../helpers/env.js';
 import { Output } from '../helpers/daemon.js';
+import { asUser, HARDENED_PASSWORD as PASSWORD, HardenedRig, hardenedSkip, ids, type Ran } from '../helpers/hardened.js';
 
-const PASSWORD = 'correct horse battery staple';
 const VALUE = 'sk-hardened-' + randomBytes(8).toString('hex');
-const isRoot = process.getuid?.() === 0;
-const TOOLS = ['/usr/sbin/useradd', '/usr/sbin/userdel', '/usr/bin/setpriv'];
+const skip = hardenedSkip();
+const rig = new HardenedRig();
+const HOST_USER = rig.hostUser;
+const AGENT_USER = rig.agentUser;
+const OTHER_USER = rig.otherUser;
 
-function skipReason(): string | false {
-  if (process.platform !== 'linux') return 'the hardened mode is implemented for Linux (systemd) only';
-  if (!isRoot) return 'needs root: the test creates OS users and runs the host and agents as them';
-  const missing = TOOLS.filter((t) => !fs.existsSync(t));
-  if (missing.length) {
-    if (process.env.CI === 'true') throw new Error(`CI runs as root but ${missing.join(', ')} is missing`);
-    return `missing ${missing.join(', ')}`;
-  }
-  return false;
-}
-
-const skip = skipReason();
-const rand = randomBytes(3).toString('hex');
-const HOST_USER = `akc-t-host-${rand}`;
-const AGENT_USER = `akc-t-agent-${rand}`;
-const OTHER_USER = `akc-t-other-${rand}`;
-const USERS = [HOST_USER, AGENT_USER, OTHER_USER];
-
-interface Ids {
-  uid: number;
-  gid: number;
-}
-
-function ids(user: string): Ids {
-  const id = (flag: string) => Number(spawnSync('id', [flag, user], { encoding: 'utf8' }).stdout.trim());
-  return { uid: id('-u'), gid: id('-g') };
-}
-
-let base = '';
-let root = '';
-let node = '';
-let akc = '';
-let configFile = '';
-let host: ChildProcess | null = null;
-let hostLog: Output | null = null;
-
-/** argv that runs `cmd` as `user` (real and effective uid/gid, no supplementary groups). */
-function asUser(user: string, cmd: string[], extra: string[] = []): string[] {
-  const u = ids(user);
-  return ['/usr/bin/setpriv', `--reuid=${u.uid}`, `--regid=${u.gid}`, '--clear-groups', ...extra, '--', ...cmd];
-}
-
-function agentEnv(): NodeJS.ProcessEnv {
-  return {
-    PATH: '/usr/bin:/bin',
-    HOME: path.join(base, 'agent-home'),
-    AKC_HOME: path.join(base, 'agent-home', 'data'),
-    AKC_SERVICE_CONFIG: configFile,
-    AKC_DANGEROUS_TEST_WEAK_KDF: '1',
-  };
-}
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runAs(user: string, cmd: string[], input = ''): Ran {
-  const argv = asUser(user, cmd);
-  const r = spawnSync(argv[0]!, argv.slice(1), { input, encoding: 'utf8', env: agentEnv(), cwd: base, timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function akcAs(user: string, args: string[], input = ''): Ran {
-  return runAs(user, [node, akc, ...args], input);
-}
-
-function okAkc(args: string[], input = ''): Ran {
-  const r = akcAs(AGENT_USER, args, input);
-  assert.equal(r.code, 0, `akc ${args.join(' ')} failed:\n${r.stdout}\n${r.stderr}\n--- host:\n${hostLog?.text.slice(-2000)}`);
-  return r;
-}
+const runAs = (user: string, cmd: string[], input = ''): Ran => rig.runAs(user, cmd, input);
+const akcAs = (user: string, args: string[], input = ''): Ran => rig.akcAs(user, args, input);
+const okAkc = (args: string[], input = ''): Ran => rig.ok(args, input);
+const agentEnv = (): NodeJS.ProcessEnv => rig.agentEnv();
 
 /** A path the agent user cannot read or change: the command fails with EACCES / "Permission denied". */
 function assertDenied(r: Ran, what: string): void {
@@ -98,69 +31,19 @@ function assertDenied(r: Ran, what: string): void {
   assert.match(r.stdout + r.stderr, /Permission denied|EACCES|EPERM|Operation not permitted/, `${what}: ${r.stdout}${r.stderr}`);
 }
 
-/** Whether `user` can read the project in place; else the test installs a copy readable by all. */
-function readableBy(user: string, file: string): boolean {
-  return runAs(user, ['/usr/bin/test', '-r', file]).code === 0;
-}
-
 describe('hardened host: privilege separation', { skip, concurrency: false }, () => {
-  before(() => {
-    for (const u of USERS) {
-      const r = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', u], {
-        encoding: 'utf8',
-      });
-      assert.equal(r.status, 0, `useradd ${u}: ${r.stderr}`);
-    }
-    base = fs.mkdtempSync('/tmp/akc-hardened-');
-    fs.chmodSync(base, 0o755);
-    root = path.join(base, 'root');
-    fs.mkdirSync(root, { mode: 0o755 });
-    const home = path.join(base, 'agent-home');
-    fs.mkdirSync(home, { mode: 0o700 });
-    const a = ids(AGENT_USER);
-    fs.chownSync(home, a.uid, a.gid);
-    // Node 22 may live under a private home (/root/.cache): place a copy every user can run.
-    fs.mkdirSync(path.join(base, 'node'), { mode: 0o755 });
-    node = path.join(base, 'node', 'node');
-    try {
-      fs.linkSync(process.execPath, node);
-    } catch {
-      fs.copyFileSync(process.execPath, node);
-    }
-    fs.chmodSync(node, 0o755);
-    akc = path.join(ROOT, 'bin', 'akc.js');
-    if (!readableBy(AGENT_USER, path.join(ROOT, 'dist', 'src', 'cli', 'main.js')) || !readableBy(HOST_USER, akc)) {
-      // The checkout is private: install a world-readable copy of what akc needs to run.
-      const app = path.join(base, 'app');
-      fs.mkdirSync(app, { mode: 0o755 });
-      for (const part of ['bin', 'package.json', 'node_modules', path.join('dist', 'src')]) {
-        fs.mkdirSync(path.dirname(path.join(app, part)), { recursive: true, mode: 0o755 });
-        const r = spawnSync('cp', ['-a', path.join(ROOT, part), path.join(app, part)]);
-        assert.equal(r.status, 0, `copy ${part}`);
-      }
-      spawnSync('chmod', ['-R', 'a+rX', app]);
-      akc = path.join(app, 'bin', 'akc.js');
-    }
-  });
-
-  after(() => {
-    if (host && host.exitCode === null) host.kill('SIGKILL');
-    for (const u of USERS) spawnSync('userdel', [u]);
-    if (base) fs.rmSync(base, { recursive: true, force: true });
-  });
+  before(() => rig.setup());
+  after(() => rig.cleanup());
 
   it('installs: users, owners, modes, config without a secret, and a hardened systemd unit', () => {
-    const r = spawnSync(node, [akc, 'service', 'install', '--root', root, '--user', AGENT_USER, '--service-user', HOST_USER, '--json'], {
-      encoding: 'utf8',
-      env: { ...process.env, AKC_SERVICE_CONFIG: '/nonexistent' },
-    });
+    const r = rig.install();
     assert.equal(r.status, 0, r.stderr);
+    const { root, configFile } = rig;
     const out = JSON.parse(r.stdout);
     assert.equal(out.createdUser, false);
     assert.ok('toRun' in out.systemd, 'no systemd in a --root install: it prints the commands');
     const h = ids(HOST_USER);
     const a = ids(AGENT_USER);
-    configFile = path.join(root, 'etc/agent-keychain/host.json');
     const stat = (p: string) => fs.statSync(path.join(root, p));
     assert.equal(stat('var/lib/agent-keychain').mode & 0o777, 0o700);
     assert.equal(stat('var/lib/agent-keychain').uid, h.uid);
@@ -200,23 +83,15 @@ describe('hardened host: privilege separation', { skip, concurrency: false }, ()
   });
 
   it('the host refuses to run as the wrong user', () => {
+    const { configFile } = rig;
     const r = akcAs(AGENT_USER, ['daemon', '--service', '--config', configFile]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, new RegExp(`must run as ${HOST_USER}`));
   });
 
   it('serves the desktop user end to end: init, secret set, lock/unlock, get with approval', async () => {
-    const argv = asUser(
-      HOST_USER,
-      [node, akc, 'daemon', '--service', '--config', configFile],
-      ['--inh-caps=+sys_ptrace,+dac_read_search', '--ambient-caps=+sys_ptrace,+dac_read_search'],
-    );
-    host = spawn(argv[0]!, argv.slice(1), {
-      env: { PATH: '/usr/bin:/bin', HOME: base, AKC_DANGEROUS_TEST_WEAK_KDF: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    hostLog = new Output(host.stderr);
-    await hostLog.until(() => (/serving .*agent\.sock/.test(hostLog!.text) ? true : undefined), 'the host to listen');
+    const { node, akc, base } = rig;
+    await rig.startHost();
 
     okAkc(['init', '--password-stdin'], `${PASSWORD}\n`);
     okAkc(['secret', 'set', 'API_KEY', '--password-stdin', '--value-stdin'], `${PASSWORD}\n${VALUE}\n`);
@@ -240,6 +115,7 @@ describe('hardened host: privilege separation', { skip, concurrency: false }, ()
   });
 
   it('administers policy through the host: agent add, grant, grants, audit verify/export', () => {
+    const { node } = rig;
     okAkc(['agent', 'add', 'bot', '--exe', node, '--sha256', 'auto', '--password-stdin'], `${PASSWORD}\n`);
     const g = JSON.parse(okAkc(['grant', 'bot', 'API_KEY', '--always', '--password-stdin', '--json'], `${PASSWORD}\n`).stdout);
     const list = JSON.parse(okAkc(['grants', '--json']).stdout);
@@ -260,11 +136,12 @@ describe('hardened host: privilege separation', { skip, concurrency: false }, ()
   });
 
   it('the agent user cannot read the vault, the data dir, the host memory or environment', () => {
+    const { node, root, configFile } = rig;
     const dataDir = path.join(root, 'var/lib/agent-keychain');
     assertDenied(runAs(AGENT_USER, ['/bin/cat', path.join(dataDir, 'vault.db')]), 'reading vault.db');
     assertDenied(runAs(AGENT_USER, ['/bin/ls', dataDir]), 'listing the data dir');
-    assertDenied(runAs(AGENT_USER, ['/bin/cat', `/proc/${host!.pid}/mem`]), 'opening the host memory');
-    assertDenied(runAs(AGENT_USER, ['/bin/cat', `/proc/${host!.pid}/environ`]), 'reading the host environment');
+    assertDenied(runAs(AGENT_USER, ['/bin/cat', `/proc/${rig.host!.pid}/mem`]), 'opening the host memory');
+    assertDenied(runAs(AGENT_USER, ['/bin/cat', `/proc/${rig.host!.pid}/environ`]), 'reading the host environment');
     // Writing a grant row needs the database open for writing: EACCES before SQLite starts.
     const open = runAs(AGENT_USER, [
       node,
@@ -283,6 +160,7 @@ describe('hardened host: privilege separation', { skip, concurrency: false }, ()
   });
 
   it('the agent user cannot replace the socket, and a fake host is refused by the CLI', () => {
+    const { node, akc, base, root, configFile } = rig;
     const sock = path.join(root, 'run/agent-keychain/agent.sock');
     assertDenied(runAs(AGENT_USER, ['/bin/mv', sock, `${sock}.old`]), 'renaming the socket');
     assertDenied(runAs(AGENT_USER, ['/bin/rm', '-f', sock]), 'removing the socket');
@@ -308,6 +186,7 @@ describe('hardened host: privilege separation', { skip, concurrency: false }, ()
   });
 
   it('a third user is refused by uid before anything is read', async () => {
+    const { node, root } = rig;
     const r = runAs(OTHER_USER, [
       node,
       '-e',
@@ -318,8 +197,8 @@ describe('hardened host: privilege separation', { skip, concurrency: false }, ()
     assert.equal(line.error.data.reason, 'DENIED');
     assert.match(line.error.message, /another user/);
     const uid = ids(OTHER_USER).uid;
-    await hostLog!.until(
-      () => (new RegExp(`refused a connection from pid \\d+: uid ${uid} is not ours`).test(hostLog!.text) ? true : undefined),
+    await rig.hostLog!.until(
+      () => (new RegExp(`refused a connection from pid \\d+: uid ${uid} is not ours`).test(rig.hostLog!.text) ? true : undefined),
       'the refusal in the log',
     );
   });

@@ -554,13 +554,6 @@ export async function verifyAudit(env: AkcEnv): Promise<AuditCheck> {
   }
 }
 
-let auditVerifyCli: boolean | undefined;
-/** Whether this build has `akc audit verify` (another part of the project adds it). */
-export async function hasAuditVerifyCommand(env: AkcEnv): Promise<boolean> {
-  auditVerifyCli ??= (await akc(env, ['audit', 'verify', '--help'])).stdout.includes('usage: akc audit verify');
-  return auditVerifyCli;
-}
-
 /** The vault's database file. */
 export function vaultDb(env: AkcEnv): string {
   return path.join(env.home, 'vault.db');

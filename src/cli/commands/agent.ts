@@ -10,8 +10,9 @@ import { flag, option, UsageError } from '../args.js';
 import { openVault, unlockForWrite, type CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
 import { sanitizeLine } from '../../shared/sanitize.js';
-import { prepareAgent, type AgentRecord } from '../../core/policy/agents.js';
+import { prepareAgent } from '../../core/policy/agents.js';
 import { PolicyAdmin } from '../../core/policy/admin.js';
+import { agentJson, agentRows } from '../../core/views/policy.js';
 
 // ---------------------------------------------------------------- shared helpers
 
@@ -39,23 +40,8 @@ export function parseDuration(text: string, what = 'duration'): number {
   return ms;
 }
 
-/** A short human form of a duration in ms ("15m", "1h30m", "2d"). */
-export function formatDuration(ms: number): string {
-  let rest = Math.round(ms / 1000);
-  const parts: string[] = [];
-  for (const [unit, size] of [
-    ['d', 86_400],
-    ['h', 3600],
-    ['m', 60],
-    ['s', 1],
-  ] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
-  }
-  return parts.join('') || '0s';
-}
+/** Re-exported: the offline commands and the hardened host's views format durations alike. */
+export { formatDuration } from '../../shared/duration.js';
 
 /**
  * Opens the vault for a change: `check` runs first (so NOT_FOUND and friends come before
@@ -95,21 +81,6 @@ export function iso(ms: number | null): string | null {
 }
 
 // ---------------------------------------------------------------- commands
-
-function agentJson(a: AgentRecord, extra: { blocked: boolean; grants: number }): Record<string, unknown> {
-  return {
-    name: a.name,
-    id: a.id,
-    exe: a.exePath,
-    sha256: a.exeSha256,
-    argPattern: a.argPattern,
-    cwdPattern: a.cwdPattern,
-    status: a.revokedAt !== null ? 'revoked' : extra.blocked ? 'blocked' : 'active',
-    grants: extra.grants,
-    createdAt: iso(a.createdAt),
-    revokedAt: iso(a.revokedAt),
-  };
-}
 
 export async function add(ctx: CommandContext): Promise<void> {
   // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
@@ -151,14 +122,11 @@ export async function add(ctx: CommandContext): Promise<void> {
 export async function list(ctx: CommandContext): Promise<void> {
   positionals(ctx, []);
   const all = flag(ctx.args, 'all');
-  const rows = await adminRead(ctx, (admin) => {
-    const grants = admin.grants.list(admin.now());
-    return admin.agents.list(all).map((a) => {
-      const mine = grants.filter((g) => g.agentId === a.id);
-      return { a, blocked: a.revokedAt === null && admin.blocksOf(a.id).length > 0, grants: mine.length };
-    });
-  });
-  if (ctx.json) return writeJson(ctx.io, { agents: rows.map((r) => agentJson(r.a, r)) });
+  // The same rows either way: built here from vault.db, or by the hardened host (core/views/policy.ts).
+  const rows = ctx.paths.service
+    ? await (await import('../service-client.js')).serviceRows(ctx, 'agents.list', all ? { all } : {}, 'list agents')
+    : await adminRead(ctx, (admin) => agentRows(admin, all));
+  if (ctx.json) return writeJson(ctx.io, { agents: rows });
   if (rows.length === 0) {
     ctx.io.stdout.write('No agents registered. Add one with `akc agent add NAME --exe PATH`.\n');
     return;
@@ -166,15 +134,15 @@ export async function list(ctx: CommandContext): Promise<void> {
   ctx.io.stdout.write(
     table(
       ['NAME', 'STATUS', 'GRANTS', 'EXE', 'SHA256', 'ARGS', 'CWD', 'ADDED'],
-      rows.map(({ a, blocked, grants }) => [
-        a.name,
-        a.revokedAt !== null ? 'revoked' : blocked ? 'blocked' : 'active',
-        String(grants),
-        a.exePath,
-        a.exeSha256 ? a.exeSha256.slice(0, 12) + '…' : 'any',
-        a.argPattern ?? '-',
-        a.cwdPattern ?? '-',
-        formatTime(a.createdAt),
+      rows.map((a) => [
+        String(a.name),
+        String(a.status),
+        String(a.grants),
+        String(a.exe),
+        typeof a.sha256 === 'string' ? a.sha256.slice(0, 12) + '…' : 'any',
+        String(a.argPattern ?? '-'),
+        String(a.cwdPattern ?? '-'),
+        formatTime(a.createdAt as string),
       ]),
     ),
   );

@@ -8,10 +8,13 @@ import { flag, option, UsageError } from '../args.js';
 import { openVault, unlockForRead, type CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
 import { escapeJsonForTerminal, sanitizeLine } from '../../shared/sanitize.js';
-import type { AuditEntry, AuditRow } from '../../core/audit/chain.js';
+import type { AuditEntry } from '../../core/audit/chain.js';
 import type { AuditQuery } from '../../core/audit/log.js';
 import { snapshotAudit, verifyAudit, type StoredCheckpoint } from '../../core/audit/verify.js';
 import type { Vault } from '../../core/vault/vault.js';
+import { auditPage, exportPage, type AuditPage } from '../../core/views/audit.js';
+import { AUDIT_PAGE_MAX } from '../../shared/service-protocol.js';
+import type { ServiceCaller } from '../service-client.js';
 import { parseDuration, positionals } from './agent.js';
 
 const DEFAULT_LIMIT = 100;
@@ -101,6 +104,54 @@ function followLine(cells: string[]): string {
     .trimEnd();
 }
 
+/** One page of the log (core/views/audit.ts), read here from vault.db or asked of the hardened host. */
+type AuditPager = (q: AuditQuery & { limit: number; order: 'asc' | 'desc' }) => Promise<AuditPage>;
+
+function localPager(vault: Vault): AuditPager {
+  return (q) => Promise.resolve(auditPage(vault.audit, q));
+}
+
+function servicePager(call: ServiceCaller): AuditPager {
+  return async (q) => {
+    const r = await call('audit.query', {
+      ...(q.agent !== undefined ? { agent: q.agent } : {}),
+      ...(q.secret !== undefined ? { secret: q.secret } : {}),
+      ...(q.sinceTs !== undefined ? { since: q.sinceTs } : {}),
+      ...(q.afterSeq !== undefined ? { afterSeq: q.afterSeq } : {}),
+      ...(q.beforeSeq !== undefined ? { beforeSeq: q.beforeSeq } : {}),
+      limit: Math.min(q.limit, AUDIT_PAGE_MAX),
+      order: q.order,
+    });
+    return { entries: r.entries as unknown as AuditEntry[], next: r.next, head: r.head };
+  };
+}
+
+/** Up to `want` entries of `q`, page after page (pages may come shorter than asked). */
+async function collect(
+  pager: AuditPager,
+  q: AuditQuery & { order: 'asc' | 'desc' },
+  want: number,
+): Promise<{ entries: AuditEntry[]; head: number }> {
+  const entries: AuditEntry[] = [];
+  let head: number | null = null;
+  let cursor: number | undefined;
+  while (entries.length < want) {
+    const cursorField = cursor === undefined ? {} : q.order === 'desc' ? { beforeSeq: cursor } : { afterSeq: cursor };
+    const page = await pager({ ...q, ...cursorField, limit: Math.min(want - entries.length, LOCAL_PAGE) });
+    head ??= page.head;
+    entries.push(...page.entries);
+    if (page.next === null) break;
+    if (cursor !== undefined && (q.order === 'desc' ? page.next >= cursor : page.next <= cursor)) {
+      throw new AkcError('PROTOCOL', 'failed to read the audit log: a page did not advance');
+    }
+    cursor = page.next;
+  }
+  return { entries, head: head ?? 0 };
+}
+
+/** Entries per page when reading vault.db here (the host cuts its pages smaller, by size). */
+const LOCAL_PAGE = 10_000;
+
 export async function list(ctx: CommandContext): Promise<number> {
   positionals(ctx, []);
   const limit = parseLimit(ctx);
@@ -110,33 +161,47 @@ export async function list(ctx: CommandContext): Promise<number> {
     ...(option(ctx.args, 'secret') !== undefined ? { secret: option(ctx.args, 'secret')! } : {}),
     ...(sinceText !== undefined ? { sinceTs: parseSince(sinceText, Date.now()) } : {}),
   };
-  const follow = flag(ctx.args, 'follow');
+  // The same reading and printing in both modes; only where the pages come from differs.
+  if (ctx.paths.service) {
+    const { withService } = await import('../service-client.js');
+    return withService(ctx, 'read the audit log', (call) => listFrom(ctx, servicePager(call), filters, limit));
+  }
   const vault = await openVault(ctx);
   try {
-    const head = vault.audit.headSeq();
-    // The newest `limit` matching entries, oldest first.
-    const entries = vault.audit.query({ ...filters, beforeSeq: head + 1, limit: limit + 1, order: 'desc' }).reverse();
-    const truncated = entries.length > limit;
-    if (truncated) entries.shift();
-    if (follow) return await followLog(ctx, vault, filters, entries, head);
-    if (ctx.json) {
-      writeJson(ctx.io, { entries: entries.map(entryJson), truncated });
-      return 0;
-    }
-    if (entries.length === 0) {
-      ctx.io.stdout.write('No matching audit entries.\n');
-      return 0;
-    }
-    ctx.io.stdout.write(table(HEADERS, entries.map(entryCells)));
-    if (truncated) ctx.note(`showing the newest ${limit} entries; see more with --limit N or narrow with --since`);
-    return 0;
+    return await listFrom(ctx, localPager(vault), filters, limit);
   } finally {
     vault.close();
   }
 }
 
-/** Prints the given entries, then polls the database for new ones until SIGINT/SIGTERM. */
-async function followLog(ctx: CommandContext, vault: Vault, filters: AuditQuery, initial: AuditEntry[], head: number): Promise<number> {
+async function listFrom(ctx: CommandContext, pager: AuditPager, filters: AuditQuery, limit: number): Promise<number> {
+  // The newest `limit` matching entries, oldest first.
+  const { entries: newest, head } = await collect(pager, { ...filters, order: 'desc' }, limit + 1);
+  const entries = newest.reverse();
+  const truncated = entries.length > limit;
+  if (truncated) entries.shift();
+  if (flag(ctx.args, 'follow')) return followLog(ctx, pager, filters, entries, head);
+  if (ctx.json) {
+    writeJson(ctx.io, { entries: entries.map(entryJson), truncated });
+    return 0;
+  }
+  if (entries.length === 0) {
+    ctx.io.stdout.write('No matching audit entries.\n');
+    return 0;
+  }
+  ctx.io.stdout.write(table(HEADERS, entries.map(entryCells)));
+  if (truncated) ctx.note(`showing the newest ${limit} entries; see more with --limit N or narrow with --since`);
+  return 0;
+}
+
+/** Prints the given entries, then polls for new ones until SIGINT/SIGTERM. */
+async function followLog(
+  ctx: CommandContext,
+  pager: AuditPager,
+  filters: AuditQuery,
+  initial: AuditEntry[],
+  head: number,
+): Promise<number> {
   const print = (entries: AuditEntry[]): void => {
     for (const e of entries) {
       ctx.io.stdout.write(ctx.json ? escapeJsonForTerminal(JSON.stringify(entryJson(e))) + '\n' : followLine(entryCells(e)) + '\n');
@@ -148,6 +213,7 @@ async function followLog(ctx: CommandContext, vault: Vault, filters: AuditQuery,
   let last = head;
   return new Promise<number>((resolve) => {
     let stopped = false;
+    let polling = false;
     const stop = (code: number): void => {
       if (stopped) return;
       stopped = true;
@@ -160,18 +226,29 @@ async function followLog(ctx: CommandContext, vault: Vault, filters: AuditQuery,
     const onSignal = (): void => stop(0);
     // A closed pipe (`akc audit --follow | head`) ends the command quietly.
     const onOutputError = (): void => stop(0);
-    const poll = (): void => {
+    const poll = async (): Promise<void> => {
+      // One poll at a time: an answer from the host may take longer than the interval.
+      if (polling || stopped) return;
+      polling = true;
       try {
-        const now = vault.audit.headSeq();
-        if (now <= last) return;
-        print(vault.audit.query({ ...filters, afterSeq: last, beforeSeq: now + 1, limit: MAX_LIMIT, order: 'asc' }));
-        last = now;
+        for (;;) {
+          const page = await pager({ ...filters, afterSeq: last, limit: MAX_LIMIT, order: 'asc' });
+          if (stopped) return;
+          print(page.entries);
+          if (page.next === null) {
+            last = Math.max(last, page.head);
+            return;
+          }
+          last = page.next;
+        }
       } catch (err) {
         ctx.note(`error: failed to read the audit log: ${err instanceof Error ? err.message : String(err)}`);
         stop(1);
+      } finally {
+        polling = false;
       }
     };
-    const timer = setInterval(poll, FOLLOW_INTERVAL_MS);
+    const timer = setInterval(() => void poll(), FOLLOW_INTERVAL_MS);
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     ctx.io.stdout.on('error', onOutputError);
@@ -258,50 +335,36 @@ export async function exportLog(ctx: CommandContext): Promise<void> {
   positionals(ctx, []);
   const sinceText = option(ctx.args, 'since');
   const since = sinceText !== undefined ? parseSince(sinceText, Date.now()) : 0;
-  if (ctx.paths.service) return (await import('./service-admin.js')).auditExport(ctx, since);
+  // The same rows in both modes (core/views/audit.ts); the host sends them a page at a time.
+  if (ctx.paths.service) {
+    const { withService } = await import('../service-client.js');
+    return withService(ctx, 'export the audit log', (call) =>
+      writeExport(ctx, async (afterSeq) => {
+        const page = await call('audit.export', { afterSeq, ...(since ? { since } : {}) });
+        return { rows: page.entries, next: page.next };
+      }),
+    );
+  }
   const vault = await openVault(ctx);
   try {
-    const rows = vault.db.prepare('SELECT * FROM audit WHERE ts >= ? ORDER BY seq').iterate(since) as IterableIterator<AuditRow>;
-    let chunk = '';
-    for (const r of rows) {
-      chunk += JSON.stringify(rowJson(r)) + '\n';
-      if (chunk.length >= 64 * 1024) {
-        await write(ctx, chunk);
-        chunk = '';
-      }
-    }
-    if (chunk) await write(ctx, chunk);
+    await writeExport(ctx, (afterSeq) => Promise.resolve(exportPage(vault.db, { afterSeq, since, limit: 1000 })));
   } finally {
     vault.close();
   }
 }
 
-function rowJson(r: AuditRow): Record<string, unknown> {
-  let detail: unknown = null;
-  if (r.detail !== null) {
-    try {
-      detail = JSON.parse(r.detail);
-    } catch {
-      detail = { unparsable: true };
-    }
+async function writeExport(
+  ctx: CommandContext,
+  page: (afterSeq: number) => Promise<{ rows: Record<string, unknown>[]; next: number | null }>,
+): Promise<void> {
+  let afterSeq = 0;
+  for (;;) {
+    const p = await page(afterSeq);
+    if (p.rows.length) await write(ctx, p.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    if (p.next === null) return;
+    if (p.next <= afterSeq) throw new AkcError('PROTOCOL', 'failed to export the audit log: a page did not advance');
+    afterSeq = p.next;
   }
-  return {
-    seq: r.seq,
-    ts: r.ts,
-    time: new Date(r.ts).toISOString(),
-    event: r.event,
-    agent: r.agent,
-    pid: r.pid,
-    exe: r.exe,
-    secret: r.secret,
-    version: r.version,
-    decision: r.decision,
-    purpose: r.purpose,
-    reason: r.reason,
-    detail,
-    prevHash: Buffer.isBuffer(r.prev_hash) ? r.prev_hash.toString('hex') : null,
-    hash: Buffer.isBuffer(r.hash) ? r.hash.toString('hex') : null,
-  };
 }
 
 function write(ctx: CommandContext, text: string): Promise<void> {

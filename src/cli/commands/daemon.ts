@@ -24,6 +24,16 @@ function sanitizingLogger(log: Logger): Logger {
 }
 
 export async function daemon(ctx: CommandContext): Promise<number> {
+  if (ctx.paths.service && !flag(ctx.args, 'service')) {
+    // Hardened mode: the service is this user's host; a daemon as the user would be a second one.
+    throw new AkcError(
+      'HOST_RUNNING',
+      `the hardened host (${ctx.paths.service.serviceUser}) is this user's host: \`akc daemon\` would be a second one`,
+      {
+        hint: 'see `akc service status`; a separate daemon needs its own AKC_HOME and AKC_SOCKET',
+      },
+    );
+  }
   // Before the vault key exists in this process: no ptrace, no core dump, no /proc/<pid>/mem.
   const hardened = hardenProcess();
   const timeoutText = option(ctx.args, 'approval-timeout');

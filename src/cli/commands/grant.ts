@@ -4,9 +4,9 @@ import { flag, option, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
 import { sanitizeLine } from '../../shared/sanitize.js';
-import { describeScope, grantState, validateSecretPattern, type GrantRequest } from '../../core/policy/admin.js';
-import type { Grant } from '../../core/policy/grants.js';
-import { adminChange, adminRead, formatDuration, iso, parseDuration, plural, positionals } from './agent.js';
+import { describeScope, validateSecretPattern, type GrantRequest } from '../../core/policy/admin.js';
+import { grantJson, grantRows } from '../../core/views/policy.js';
+import { adminChange, adminRead, formatDuration, parseDuration, plural, positionals } from './agent.js';
 
 const MAX_USES = 1_000_000;
 
@@ -32,31 +32,11 @@ function usesFromFlags(ctx: CommandContext): number | null {
   return Number(text);
 }
 
-/** Who a grant is for: the agent's name, or the program it was approved for. */
-export function grantSubject(g: Grant): string {
+/** Who a grant is for (a row of core/views/policy.ts): the agent's name, or the program it was approved for. */
+export function grantSubject(g: Record<string, unknown>): string {
   // Printed: the executable's name is whatever the program was called (escapes included).
-  if (g.agentName) return sanitizeLine(g.agentName);
-  return sanitizeLine(`program ${g.exePath ? path.basename(g.exePath) : '?'} (${g.fingerprint ?? '?'})`);
-}
-
-export function grantJson(g: Grant, now: number): Record<string, unknown> {
-  return {
-    id: g.id,
-    agent: g.agentName,
-    program: g.agentId ? null : g.fingerprint,
-    exe: g.exePath,
-    exeSha256: g.exeSha256,
-    secret: g.secretPattern,
-    effect: g.effect,
-    scope: g.scope,
-    expiresAt: iso(g.expiresAt),
-    usesLeft: g.usesLeft,
-    keepOnRotate: g.keepOnRotate,
-    state: grantState(g, now),
-    createdAt: iso(g.createdAt),
-    createdBy: g.createdBy,
-    revokedAt: iso(g.revokedAt),
-  };
+  if (typeof g.agent === 'string') return sanitizeLine(g.agent);
+  return sanitizeLine(`program ${typeof g.exe === 'string' ? path.basename(g.exe) : '?'} (${String(g.program ?? '?')})`);
 }
 
 export async function grant(ctx: CommandContext): Promise<void> {
@@ -87,15 +67,13 @@ export async function grant(ctx: CommandContext): Promise<void> {
 }
 
 export async function grants(ctx: CommandContext): Promise<void> {
-  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
-  if (ctx.paths.service) return (await import('./service-admin.js')).grants(ctx);
   positionals(ctx, []);
   const all = flag(ctx.args, 'all');
-  const { rows, now } = await adminRead(ctx, (admin) => {
-    const now = admin.now();
-    return { rows: admin.grants.list(now, { includeEnded: all }), now };
-  });
-  if (ctx.json) return writeJson(ctx.io, { grants: rows.map((g) => grantJson(g, now)) });
+  // The same rows either way: built here from vault.db, or by the hardened host (core/views/policy.ts).
+  const rows = ctx.paths.service
+    ? await (await import('../service-client.js')).serviceRows(ctx, 'grants.list', all ? { all } : {}, 'list grants')
+    : await adminRead(ctx, (admin) => grantRows(admin, all));
+  if (ctx.json) return writeJson(ctx.io, { grants: rows });
   if (rows.length === 0) {
     ctx.io.stdout.write(all ? 'No grants.\n' : 'No live grants. Add one with `akc grant AGENT SECRET --for 15m`.\n');
     return;
@@ -105,15 +83,15 @@ export async function grants(ctx: CommandContext): Promise<void> {
     table(
       headers,
       rows.map((g) => [
-        g.id,
+        String(g.id),
         grantSubject(g),
-        g.secretPattern,
-        g.effect,
-        g.scope.replace('_', '-'),
-        formatTime(g.expiresAt),
+        String(g.secret),
+        String(g.effect),
+        String(g.scope).replace('_', '-'),
+        formatTime(g.expiresAt as string | null),
         g.usesLeft === null ? '-' : String(g.usesLeft),
-        ...(all ? [grantState(g, now)] : []),
-        formatTime(g.createdAt),
+        ...(all ? [String(g.state)] : []),
+        formatTime(g.createdAt as string),
       ]),
     ),
   );
@@ -132,10 +110,12 @@ export async function ungrant(ctx: CommandContext): Promise<void> {
     (admin) => ({ g: admin.ungrant(id!), now: admin.now() }),
   );
   if (ctx.json) return writeJson(ctx.io, grantJson(g, now));
-  ctx.io.stdout.write(`Revoked grant ${g.id} (${grantSubject(g)} → ${g.secretPattern}).\n`);
+  ctx.io.stdout.write(`Revoked grant ${g.id} (${grantSubject(grantJson(g, now))} → ${g.secretPattern}).\n`);
 }
 
 export async function block(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).block(ctx);
   const [name] = positionals(ctx, ['AGENT']);
   const { g, created } = await adminChange(
     ctx,
@@ -158,6 +138,8 @@ export async function block(ctx: CommandContext): Promise<void> {
 }
 
 export async function unblock(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).unblock(ctx);
   const [name] = positionals(ctx, ['AGENT']);
   const revoked = await adminChange(
     ctx,

@@ -14,6 +14,7 @@ import {
   parsePolicy,
   preparePolicy,
   type ImportSummary,
+  type PolicyDocument,
   type PolicyFormat,
 } from '../../core/policy/policy-file.js';
 import { adminChange, adminRead, positionals } from './agent.js';
@@ -22,8 +23,11 @@ export async function exportPolicy(ctx: CommandContext): Promise<void> {
   positionals(ctx, []);
   const format = option(ctx.args, 'format') ?? (ctx.json ? 'json' : 'yaml');
   if (format !== 'yaml' && format !== 'json') throw new UsageError(`unknown --format ${JSON.stringify(format)}: use yaml or json`);
-  const doc = await adminRead(ctx, (admin) => buildPolicy(admin.vault));
-  ctx.io.stdout.write(formatPolicy(doc, format as PolicyFormat));
+  // Hardened mode: the host formats it with the same functions (service-admin.ts).
+  const text = ctx.paths.service
+    ? await (await import('./service-admin.js')).policyExport(ctx, format)
+    : await adminRead(ctx, (admin) => formatPolicy(buildPolicy(admin.vault), format as PolicyFormat));
+  ctx.io.stdout.write(text);
 }
 
 function readPolicyFile(file: string): string {
@@ -47,16 +51,11 @@ function readPolicyFile(file: string): string {
 export async function importPolicy(ctx: CommandContext): Promise<void> {
   const [file] = positionals(ctx, ['policy FILE']);
   const replace = flag(ctx.args, 'replace');
-  // Validate everything before asking for the password.
-  const prepared = await preparePolicy(parsePolicy(readPolicyFile(file!), file!));
-  const summary: ImportSummary = await adminChange(
-    ctx,
-    (admin) => {
-      checkReferences(admin.vault, prepared);
-      return undefined;
-    },
-    (admin) => applyPolicy(admin.vault, prepared, { replace, by: 'cli', source: path.basename(file!) }),
-  );
+  const doc = parsePolicy(readPolicyFile(file!), file!);
+  // Hardened mode: the host prepares (resolves, hashes) and applies it (service-admin.ts).
+  const summary: ImportSummary = ctx.paths.service
+    ? await (await import('./service-admin.js')).policyImport(ctx, doc, path.basename(file!), replace)
+    : await importHere(ctx, doc, replace, path.basename(file!));
   if (ctx.json) return writeJson(ctx.io, { imported: true, replace, ...summary });
   const a = summary.agents;
   const g = summary.grants;
@@ -70,5 +69,18 @@ export async function importPolicy(ctx: CommandContext): Promise<void> {
       }`,
       '',
     ].join('\n'),
+  );
+}
+
+/** Offline: validate everything (paths, hashes, references) before asking for the password. */
+async function importHere(ctx: CommandContext, doc: PolicyDocument, replace: boolean, source: string): Promise<ImportSummary> {
+  const prepared = await preparePolicy(doc);
+  return adminChange(
+    ctx,
+    (admin) => {
+      checkReferences(admin.vault, prepared);
+      return undefined;
+    },
+    (admin) => applyPolicy(admin.vault, prepared, { replace, by: 'cli', source }),
   );
 }

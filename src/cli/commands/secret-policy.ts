@@ -10,19 +10,13 @@ import { secretNameProblem } from '../../shared/secrets.js';
 import { flag, option, UsageError } from '../args.js';
 import { openVault, unlockForWrite, type CommandContext } from '../context.js';
 import { formatTime, writeJson } from '../io.js';
-import { formatDuration, parseDuration } from './agent.js';
-import {
-  applyPolicy,
-  DEFAULT_GRACE_MS,
-  readLifecycle,
-  requireLifecycle,
-  type Lifecycle,
-  type PolicyPatch,
-} from '../../core/lifecycle/policy.js';
-import { describeRotator, parseRotator } from '../../core/lifecycle/rotators.js';
+import { parseDuration } from './agent.js';
+import { lifecycleJson } from '../../core/views/secrets.js';
+import { applyPolicy, requireLifecycle, type Lifecycle, type PolicyPatch } from '../../core/lifecycle/policy.js';
+import { parseRotator } from '../../core/lifecycle/rotators.js';
 import { webhookKey } from '../../core/lifecycle/webhook.js';
 import { pruneVersions, revokeGrantsForSecret } from '../../core/lifecycle/rotation.js';
-import { lifecycleSnapshot, type LifecycleSnapshot } from '../../core/lifecycle/status.js';
+import type { LifecycleSnapshot } from '../../core/lifecycle/status.js';
 
 function nameArg(ctx: CommandContext): string {
   const [name, extra] = ctx.args.positionals;
@@ -33,41 +27,28 @@ function nameArg(ctx: CommandContext): string {
   return name;
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** The lifecycle fields of `secret show --json` / `secret list --json` (built in core, as the hardened host does). */
+export { lifecycleJson };
 
-/** The lifecycle fields of `secret show --json` / `secret list --json`. */
-export function lifecycleJson(db: Database, name: string): Record<string, unknown> {
-  const l = readLifecycle(db, name);
-  if (!l) return {};
-  return {
-    purpose: l.purpose,
-    expiresAt: iso(l.expiresAt),
-    expired: l.expiresAt !== null && l.expiresAt <= Date.now(),
-    rotator: l.rotator ? describeRotator(parseRotator(l.rotator)) : null,
-    rotateEvery: l.rotateEveryMs === null ? null : formatDuration(l.rotateEveryMs),
-    grace: formatDuration(l.graceMs ?? DEFAULT_GRACE_MS),
-    lastRotatedAt: iso(l.lastRotatedAt),
-    nextRotationAt: iso(l.nextRotationAt),
-    rotationPendingSince: iso(l.rotationPendingAt),
-    canary: l.canary,
-  };
+/** The lifecycle lines of `secret show` and `secret policy`, from the JSON fields (either mode). */
+export function lifecycleLinesOf(name: string, j: Record<string, unknown>): string[] {
+  if (!('grace' in j)) return [];
+  const time = (v: unknown): string => formatTime(typeof v === 'string' ? v : null);
+  const pending = j.rotationPendingSince;
+  return [
+    `purpose      ${String(j.purpose || '-')}`,
+    `expires      ${j.expiresAt === null ? 'never' : `${time(j.expiresAt)}${j.expired === true ? ' (EXPIRED: refused to agents)' : ''}`}`,
+    `rotator      ${typeof j.rotator === 'string' ? j.rotator : 'none (manual)'}`,
+    `rotation     ${j.rotateEvery === null ? 'not scheduled' : `every ${String(j.rotateEvery)}`} · grace ${String(j.grace)}`,
+    `next         ${j.nextRotationAt === null ? '-' : time(j.nextRotationAt)}${pending !== null ? ` (webhook pending since ${time(pending)}: finish with \`akc rotate ${name} --value-stdin\`)` : ''}`,
+    `rotated      ${j.lastRotatedAt === null ? 'never' : time(j.lastRotatedAt)}`,
+    ...(j.canary === true ? ['canary       yes: any agent request for it fires the anomaly guard'] : []),
+  ];
 }
 
-/** The lifecycle lines of `secret show`. */
+/** The lifecycle lines of a secret in this vault. */
 export function lifecycleLines(db: Database, name: string): string[] {
-  const l = readLifecycle(db, name);
-  if (!l) return [];
-  const expired = l.expiresAt !== null && l.expiresAt <= Date.now();
-  const rotator = l.rotator ? describeRotator(parseRotator(l.rotator)) : 'none (manual)';
-  return [
-    `purpose      ${l.purpose || '-'}`,
-    `expires      ${l.expiresAt === null ? 'never' : `${formatTime(l.expiresAt)}${expired ? ' (EXPIRED: refused to agents)' : ''}`}`,
-    `rotator      ${rotator}`,
-    `rotation     ${l.rotateEveryMs === null ? 'not scheduled' : `every ${formatDuration(l.rotateEveryMs)}`} · grace ${formatDuration(l.graceMs ?? DEFAULT_GRACE_MS)}`,
-    `next         ${l.nextRotationAt === null ? '-' : formatTime(l.nextRotationAt)}${l.rotationPendingAt !== null ? ` (webhook pending since ${formatTime(l.rotationPendingAt)}: finish with \`akc rotate ${l.name} --value-stdin\`)` : ''}`,
-    `rotated      ${l.lastRotatedAt === null ? 'never' : formatTime(l.lastRotatedAt)}`,
-    ...(l.canary ? ['canary       yes: any agent request for it fires the anomaly guard'] : []),
-  ];
+  return lifecycleLinesOf(name, lifecycleJson(db, name));
 }
 
 function policyPatch(ctx: CommandContext): PolicyPatch {
@@ -182,11 +163,6 @@ export async function revokeGrants(ctx: CommandContext): Promise<void> {
   } finally {
     vault.close();
   }
-}
-
-/** What `akc status` adds: expiry warnings, rotation failures, open alerts. */
-export function statusLifecycle(db: Database): LifecycleSnapshot {
-  return lifecycleSnapshot(db, Date.now());
 }
 
 export function statusLines(s: LifecycleSnapshot): string[] {

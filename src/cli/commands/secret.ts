@@ -5,9 +5,14 @@ import { flag, option, options, UsageError } from '../args.js';
 import { openVault, unlockForWrite, type CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
 import { SecretStore, type SecretMeta } from '../../core/vault/secrets.js';
-import { lifecycleJson, lifecycleLines } from './secret-policy.js';
+import type { Vault } from '../../core/vault/vault.js';
+import { secretRows, secretView } from '../../core/views/secrets.js';
+import { lifecycleLinesOf } from './secret-policy.js';
 import { applyPolicy } from '../../core/lifecycle/policy.js';
 import { didYouMean } from '../suggest.js';
+
+/** Hardened mode's client (loaded only then: it brings the peer-credential check). */
+const service = () => import('../service-client.js');
 
 /** store.get, with "did you mean …?" naming the closest stored secret when NAME is missing. */
 function getWithSuggestion(store: SecretStore, name: string): SecretMeta {
@@ -77,81 +82,68 @@ export async function set(ctx: CommandContext): Promise<void> {
   }
 }
 
-function metaJson(m: SecretMeta): Record<string, unknown> {
-  return {
-    name: m.name,
-    type: m.type,
-    description: m.description,
-    owner: m.owner,
-    tags: m.tags,
-    currentVersion: m.currentVersion,
-    createdAt: new Date(m.createdAt).toISOString(),
-    updatedAt: new Date(m.updatedAt).toISOString(),
-  };
-}
-
 /**
  * Names, types and descriptions are stored unencrypted (the host lists them to agents
- * while locked), so listing needs no unlock. See SECURITY.md.
+ * while locked), so listing needs no unlock. See SECURITY.md. In hardened mode the host
+ * builds the same rows (core/views/secrets.ts).
  */
 export async function list(ctx: CommandContext): Promise<void> {
-  const vault = await openVault(ctx);
-  try {
-    const secrets = new SecretStore(vault).list();
-    if (ctx.json) return writeJson(ctx.io, { secrets: secrets.map((s) => ({ ...metaJson(s), ...lifecycleJson(vault.db, s.name) })) });
-    if (secrets.length === 0) {
-      ctx.io.stdout.write('No secrets yet. Add one with `akc secret set NAME`.\n');
-      return;
-    }
-    ctx.io.stdout.write(
-      table(
-        ['NAME', 'TYPE', 'VERSION', 'UPDATED', 'DESCRIPTION'],
-        secrets.map((s) => [s.name, s.type, String(s.currentVersion), formatTime(s.updatedAt), s.description]),
-      ),
-    );
-  } finally {
-    vault.close();
+  const secrets = ctx.paths.service
+    ? await (await service()).serviceRows(ctx, 'secrets.list', {}, 'list secrets')
+    : await withVault(ctx, (vault) => secretRows(vault));
+  if (ctx.json) return writeJson(ctx.io, { secrets });
+  if (secrets.length === 0) {
+    ctx.io.stdout.write('No secrets yet. Add one with `akc secret set NAME`.\n');
+    return;
   }
+  ctx.io.stdout.write(
+    table(
+      ['NAME', 'TYPE', 'VERSION', 'UPDATED', 'DESCRIPTION'],
+      secrets.map((s) => [
+        String(s.name),
+        String(s.type),
+        String(s.currentVersion),
+        formatTime(s.updatedAt as string),
+        String(s.description),
+      ]),
+    ),
+  );
 }
 
 export async function show(ctx: CommandContext): Promise<void> {
-  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
-  if (ctx.paths.service) return (await import('./service-admin.js')).secretShow(ctx);
   const name = nameArg(ctx);
+  const view = ctx.paths.service
+    ? await (await service()).serviceCall(ctx, 'secret.show', { name }, `show ${name}`)
+    : await withVault(ctx, (vault) => {
+        getWithSuggestion(new SecretStore(vault), name);
+        return secretView(vault, name);
+      });
+  if (ctx.json) return writeJson(ctx.io, view);
+  const versions = view.versions as { version: number; state: string; createdAt: string }[];
+  ctx.io.stdout.write(
+    [
+      `name         ${String(view.name)}`,
+      `type         ${String(view.type)}`,
+      `description  ${String(view.description || '-')}`,
+      `owner        ${String(view.owner || '-')}`,
+      `tags         ${(view.tags as string[]).join(', ') || '-'}`,
+      `created      ${formatTime(view.createdAt as string)}`,
+      `updated      ${formatTime(view.updatedAt as string)}`,
+      ...lifecycleLinesOf(name, view),
+      '',
+    ].join('\n') +
+      table(
+        ['VERSION', 'STATE', 'CREATED'],
+        versions.map((v) => [String(v.version), v.state, formatTime(v.createdAt)]),
+      ),
+  );
+}
+
+/** Runs `fn` on the vault in the data dir (offline mode), closing it after. */
+async function withVault<T>(ctx: CommandContext, fn: (vault: Vault) => T): Promise<T> {
   const vault = await openVault(ctx);
   try {
-    const store = new SecretStore(vault);
-    const meta = getWithSuggestion(store, name);
-    const versions = store.versions(name);
-    if (ctx.json) {
-      return writeJson(ctx.io, {
-        ...metaJson(meta),
-        ...lifecycleJson(vault.db, name),
-        versions: versions.map((v) => ({
-          version: v.version,
-          state: v.state,
-          createdAt: new Date(v.createdAt).toISOString(),
-          retireAt: v.retireAt === null ? null : new Date(v.retireAt).toISOString(),
-        })),
-      });
-    }
-    ctx.io.stdout.write(
-      [
-        `name         ${meta.name}`,
-        `type         ${meta.type}`,
-        `description  ${meta.description || '-'}`,
-        `owner        ${meta.owner || '-'}`,
-        `tags         ${meta.tags.join(', ') || '-'}`,
-        `created      ${formatTime(meta.createdAt)}`,
-        `updated      ${formatTime(meta.updatedAt)}`,
-        ...lifecycleLines(vault.db, name),
-        '',
-      ].join('\n') +
-        table(
-          ['VERSION', 'STATE', 'CREATED'],
-          versions.map((v) => [String(v.version), v.state, formatTime(v.createdAt)]),
-        ),
-    );
+    return fn(vault);
   } finally {
     vault.close();
   }

@@ -1,17 +1,23 @@
 /**
- * The admin commands in hardened mode: the desktop user cannot open vault.db (the service
- * user owns it), so `akc init`, `akc secret set|rm|show`, `akc agent add|revoke`,
- * `akc grant`, `akc ungrant`, `akc grants` and `akc audit verify|export` ask the host
- * (shared/service-protocol.ts) through service-client.ts. The offline commands call these
- * when `ctx.paths.service` is set; their argument checks stay where they are.
+ * The admin commands that change something, in hardened mode: the desktop user cannot
+ * open vault.db (the service user owns it), so `akc init`, `akc passwd`,
+ * `akc secret set|rm`, `akc agent add|revoke`, `akc block|unblock`, `akc grant`,
+ * `akc ungrant`, `akc lease revoke`, `akc policy import` (and `policy export`,
+ * `audit verify|export`) ask the host (shared/service-protocol.ts) through
+ * service-client.ts, with the master password. The offline commands call these when
+ * `ctx.paths.service` is set; their argument checks stay where they are. The list
+ * commands (`secret list|show`, `agent list`, `grants`, `leases`, `audit`, `status`)
+ * page through the host's rows in their own modules, printing them as offline.
  */
 import path from 'node:path';
 import { isSecretType, SECRET_TYPES, secretNameProblem } from '../../shared/secrets.js';
+import { SERVICE_POLICY_MAX_BYTES, type ServiceResults } from '../../shared/service-protocol.js';
+import type { ImportSummary, PolicyDocument } from '../../core/policy/policy-file.js';
 import { AkcError } from '../../shared/errors.js';
 import { flag, option, options, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
-import { formatTime, table, writeJson } from '../io.js';
-import { serviceCall } from '../service-client.js';
+import { writeJson } from '../io.js';
+import { serviceCall, withService } from '../service-client.js';
 import { parseDuration, positionals } from './agent.js';
 
 function secretName(ctx: CommandContext): string {
@@ -79,29 +85,6 @@ export async function secretRm(ctx: CommandContext): Promise<void> {
   const r = await serviceCall(ctx, 'secret.rm', async () => ({ auth: { password: await passwordText(ctx) }, name }), `delete ${name}`);
   if (ctx.json) return writeJson(ctx.io, r);
   ctx.io.stdout.write(`Deleted ${name} and all its versions.\n`);
-}
-
-export async function secretShow(ctx: CommandContext): Promise<void> {
-  const name = secretName(ctx);
-  const r = await serviceCall(ctx, 'secret.show', { name }, `show ${name}`);
-  if (ctx.json) return writeJson(ctx.io, r);
-  const versions = (r.versions as { version: number; state: string; createdAt: string }[]) ?? [];
-  ctx.io.stdout.write(
-    [
-      `name         ${String(r.name)}`,
-      `type         ${String(r.type)}`,
-      `description  ${String(r.description || '-')}`,
-      `owner        ${String(r.owner || '-')}`,
-      `tags         ${((r.tags as string[]) ?? []).join(', ') || '-'}`,
-      `created      ${String(r.createdAt)}`,
-      `updated      ${String(r.updatedAt)}`,
-      '',
-    ].join('\n') +
-      table(
-        ['VERSION', 'STATE', 'CREATED'],
-        versions.map((v) => [String(v.version), v.state, v.createdAt]),
-      ),
-  );
 }
 
 export async function agentAdd(ctx: CommandContext): Promise<void> {
@@ -182,31 +165,6 @@ export async function ungrant(ctx: CommandContext): Promise<void> {
   ctx.io.stdout.write(`Revoked grant ${id}.\n`);
 }
 
-export async function grants(ctx: CommandContext): Promise<void> {
-  positionals(ctx, []);
-  const all = flag(ctx.args, 'all');
-  const { grants: rows } = await serviceCall(ctx, 'grants.list', all ? { all } : {}, 'list grants');
-  if (ctx.json) return writeJson(ctx.io, { grants: rows });
-  if (rows.length === 0) {
-    ctx.io.stdout.write(all ? 'No grants.\n' : 'No live grants.\n');
-    return;
-  }
-  ctx.io.stdout.write(
-    table(
-      ['ID', 'AGENT', 'SECRET', 'EFFECT', 'SCOPE', 'EXPIRES', 'STATE'],
-      rows.map((g) => [
-        String(g.id),
-        String(g.agent ?? g.program ?? '?'),
-        String(g.secret),
-        String(g.effect),
-        String(g.scope).replace('_', '-'),
-        g.expiresAt ? formatTime(Date.parse(String(g.expiresAt))) : '-',
-        String(g.state),
-      ]),
-    ),
-  );
-}
-
 export async function auditVerify(ctx: CommandContext): Promise<number> {
   positionals(ctx, []);
   const r = await serviceCall(ctx, 'audit.verify', {}, 'verify the audit log');
@@ -220,13 +178,101 @@ export async function auditVerify(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-export async function auditExport(ctx: CommandContext, since: number): Promise<void> {
+/** `akc passwd`: line 1 of --password-stdin is the current password, line 2 the new one. */
+export async function passwd(ctx: CommandContext): Promise<void> {
   positionals(ctx, []);
-  let afterSeq = 0;
-  for (;;) {
-    const page = await serviceCall(ctx, 'audit.export', { afterSeq, ...(since ? { since } : {}) }, 'export the audit log');
-    if (page.entries.length) ctx.io.stdout.write(page.entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
-    if (page.next === null) return;
-    afterSeq = page.next;
+  await serviceCall(
+    ctx,
+    'vault.passwd',
+    async () => {
+      const current = await ctx.input.password('Current master password: ');
+      let fresh: Buffer | null = null;
+      try {
+        fresh = flag(ctx.args, 'password-stdin') ? await ctx.input.secondStdinLine('new password') : await ctx.input.newPassword();
+        return { auth: { password: current.toString('utf8') }, newPassword: fresh.toString('utf8') };
+      } finally {
+        current.fill(0);
+        fresh?.fill(0);
+      }
+    },
+    'change the master password',
+  );
+  if (ctx.json) return writeJson(ctx.io, { changed: true });
+  ctx.io.stdout.write('Master password changed.\n');
+}
+
+export async function block(ctx: CommandContext): Promise<void> {
+  const [name] = positionals(ctx, ['AGENT']);
+  const r = await serviceCall(
+    ctx,
+    'agent.block',
+    async () => ({ auth: { password: await passwordText(ctx) }, name: name! }),
+    `block ${name}`,
+  );
+  if (ctx.json) return writeJson(ctx.io, { agent: name, blocked: true, grant: r.grant, created: r.created });
+  ctx.io.stdout.write(
+    r.created
+      ? `Blocked ${name}: every request from it is denied until \`akc unblock ${name}\`. Grant ${r.grant}.\n`
+      : `${name} is already blocked (grant ${r.grant}).\n`,
+  );
+}
+
+export async function unblock(ctx: CommandContext): Promise<void> {
+  const [name] = positionals(ctx, ['AGENT']);
+  const r = await serviceCall(
+    ctx,
+    'agent.unblock',
+    async () => ({ auth: { password: await passwordText(ctx) }, name: name! }),
+    `unblock ${name}`,
+  );
+  if (ctx.json) return writeJson(ctx.io, { agent: name, blocked: false, revokedGrants: r.revokedGrants });
+  ctx.io.stdout.write(r.revokedGrants.length ? `Unblocked ${name}.\n` : `${name} is not blocked.\n`);
+}
+
+export async function leaseRevoke(ctx: CommandContext, id: string): Promise<{ id: string; secret: string; version: number }> {
+  return serviceCall(ctx, 'leases.revoke', async () => ({ auth: { password: await passwordText(ctx) }, id }), `revoke lease ${id}`);
+}
+
+/** The policy text, page after page; a policy that changed between pages is an error, not a torn file. */
+export async function policyExport(ctx: CommandContext, format: 'yaml' | 'json'): Promise<string> {
+  return withService(ctx, 'export the policy', async (call) => {
+    let text = '';
+    let digest: string | null = null;
+    for (let offset: number | null = 0; offset !== null;) {
+      const page: ServiceResults['policy.export'] = await call('policy.export', { format, offset });
+      if (digest !== null && page.digest !== digest) {
+        throw new AkcError('IO', 'failed to export the policy: it changed while it was read', { hint: 'run `akc policy export` again' });
+      }
+      digest = page.digest;
+      text += page.text;
+      if (page.next !== null && page.next <= offset) throw new AkcError('PROTOCOL', 'failed to export the policy: a page did not advance');
+      offset = page.next;
+    }
+    return text;
+  });
+}
+
+/**
+ * Sends the parsed document as JSON with its agents' paths made absolute here (the host
+ * resolves and hashes them, from its own working directory otherwise). The host parses
+ * and checks it again before applying.
+ */
+export async function policyImport(ctx: CommandContext, doc: PolicyDocument, source: string, replace: boolean): Promise<ImportSummary> {
+  const text = JSON.stringify({ ...doc, agents: doc.agents.map((a) => ({ ...a, exe: path.resolve(a.exe) })) });
+  if (Buffer.byteLength(text) > SERVICE_POLICY_MAX_BYTES) {
+    throw new AkcError(
+      'INVALID_ARGUMENT',
+      `failed to import ${source}: larger than ${SERVICE_POLICY_MAX_BYTES} bytes as JSON, the hardened host's limit`,
+      {
+        hint: 'split it into several files and import them one by one (without --replace)',
+      },
+    );
   }
+  const r = await serviceCall(
+    ctx,
+    'policy.import',
+    async () => ({ auth: { password: await passwordText(ctx) }, text, source, ...(replace ? { replace } : {}) }),
+    `import ${source}`,
+  );
+  return r as unknown as ImportSummary;
 }

@@ -9,8 +9,11 @@ import { keychainExposure, keychainUnlockByDefault } from '../../shared/keychain
 import { vaultPath } from '../../core/store/database.js';
 import { socketIsLive } from '../../core/server/socket-file.js';
 import { configuredProxyPort, proxySocketPath, proxyUrl } from '../../core/proxy/config.js';
-import { lifecycleReport, statusLifecycle, statusLines } from './secret-policy.js';
+import { lifecycleReport, statusLines } from './secret-policy.js';
+import { vaultStatusView } from '../../core/views/status.js';
+import type { ServiceConfig } from '../../shared/service-protocol.js';
 import type { LifecycleSnapshot } from '../../core/lifecycle/status.js';
+import { kdfReport, kdfStatusText, weakKdfWarning, type KdfReport } from '../kdf-report.js';
 
 export async function init(ctx: CommandContext): Promise<void> {
   // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
@@ -32,6 +35,8 @@ export async function init(ctx: CommandContext): Promise<void> {
     } finally {
       password.fill(0);
     }
+    const kdfWarning = weakKdfWarning(vault.kdfParams);
+    if (kdfWarning) ctx.io.stderr.write(kdfWarning);
     if (ctx.json) {
       writeJson(ctx.io, { vault: 'created', id: vault.id, dataDir: ctx.paths.dataDir, keychainUnlock: keychain });
       return;
@@ -52,6 +57,8 @@ export async function init(ctx: CommandContext): Promise<void> {
 }
 
 export async function passwd(ctx: CommandContext): Promise<void> {
+  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
+  if (ctx.paths.service) return (await import('./service-admin.js')).passwd(ctx);
   const vault = await openVault(ctx);
   try {
     const oldPassword = await ctx.input.password('Current master password: ');
@@ -75,6 +82,11 @@ function secondStdinLine(ctx: CommandContext): Promise<Buffer> {
 }
 
 export async function keychain(ctx: CommandContext, enabled: boolean): Promise<void> {
+  if (ctx.paths.service) {
+    throw new AkcError('INVALID_ARGUMENT', 'the hardened host has no OS keychain: it is unlocked with the master password', {
+      hint: 'after each start of the host, run `akc unlock`',
+    });
+  }
   const vault = await openVault(ctx);
   try {
     const password = await ctx.input.password();
@@ -94,12 +106,18 @@ export async function keychain(ctx: CommandContext, enabled: boolean): Promise<v
 }
 
 export interface StatusReport {
-  vault: 'absent' | 'locked' | 'unlocked';
+  /** `unknown`: hardened mode with the host not running (only the host can read its vault). */
+  vault: 'absent' | 'locked' | 'unlocked' | 'unknown';
+  /** Hardened mode (`akc service install`): the host runs as `user` (uid) and owns the data dir. */
+  mode?: 'service';
+  service?: { user: string; uid: number };
   dataDir: string;
   vaultFile: string | null;
   socket: string;
   host: { running: boolean; vault?: 'locked' | 'unlocked'; pendingApprovals?: number; version?: string };
   keychainUnlock: boolean | null;
+  /** The password slot's Argon2id parameters; absent when the vault is absent or belongs to the hardened host. */
+  kdf?: KdfReport;
   secrets: number | null;
   /** The brokering proxy: loopback URL (null until a host first chose its port) and Unix socket. */
   proxy: { url: string | null; socket: string };
@@ -110,6 +128,7 @@ export interface StatusReport {
 }
 
 export async function status(ctx: CommandContext): Promise<void> {
+  if (ctx.paths.service) return printStatus(ctx, ...(await serviceStatus(ctx, ctx.paths.service)));
   const file = vaultPath(ctx.paths.dataDir);
   const exists = fs.existsSync(file);
   const report: StatusReport = {
@@ -129,30 +148,75 @@ export async function status(ctx: CommandContext): Promise<void> {
       if (vault.state !== 'uninitialized') {
         report.vault = report.host.vault ?? 'locked';
         report.keychainUnlock = vault.keychainUnlockEnabled;
-        report.secrets = (vault.db.prepare('SELECT count(*) AS n FROM secrets').get() as { n: number }).n;
+        report.kdf = kdfReport(vault.kdfParams);
+        const view = vaultStatusView(vault.db, Date.now());
+        report.secrets = view.secrets;
         // The port is remembered in the vault, but nothing listens on it without a host.
         const port = report.host.running ? configuredProxyPort(vault.db) : null;
         report.proxy.url = port ? proxyUrl(port) : null;
-        lifecycle = statusLifecycle(vault.db);
-        Object.assign(report, lifecycleReport(lifecycle));
+        lifecycle = view.lifecycle;
       }
     } finally {
       vault.close();
     }
   }
+  printStatus(ctx, report, lifecycle);
+}
+
+/**
+ * Hardened mode: the host reports its vault with the same view (core/views/status.ts);
+ * the desktop user cannot even see whether vault.db exists. No brokering proxy there yet.
+ */
+async function serviceStatus(ctx: CommandContext, service: ServiceConfig): Promise<[StatusReport, LifecycleSnapshot | null]> {
+  const report: StatusReport = {
+    vault: 'unknown',
+    mode: 'service',
+    service: { user: service.serviceUser, uid: service.serviceUid },
+    dataDir: service.dataDir,
+    vaultFile: null,
+    socket: ctx.paths.socket,
+    host: { running: false },
+    keychainUnlock: null,
+    secrets: null,
+    proxy: { url: null, socket: proxySocketPath(ctx.paths.socket) },
+  };
+  if (!(await socketIsLive(ctx.paths.socket))) return [report, null];
+  const r = await (await import('../service-client.js')).serviceCall(ctx, 'vault.status', {}, 'read the status');
+  report.vault = r.vault;
+  report.host = {
+    running: true,
+    ...(r.vault !== 'absent' ? { vault: r.vault } : {}),
+    pendingApprovals: r.pendingApprovals,
+    version: r.version,
+  };
+  report.vaultFile = r.vault === 'absent' ? null : vaultPath(service.dataDir);
+  report.keychainUnlock = r.vault === 'absent' ? null : false;
+  report.secrets = r.secrets;
+  return [report, r.lifecycle as unknown as LifecycleSnapshot | null];
+}
+
+function printStatus(ctx: CommandContext, report: StatusReport, lifecycle: LifecycleSnapshot | null): void {
+  if (lifecycle) Object.assign(report, lifecycleReport(lifecycle));
   if (ctx.json) return writeJson(ctx.io, report);
+  const hardened = report.service ? `hardened mode: the host runs as ${report.service.user}` : null;
   const lines = [
-    `vault      ${report.vault}${report.vault === 'absent' ? ' (run `akc init`)' : ''}`,
+    `vault      ${report.vault}${report.vault === 'absent' ? ' (run `akc init`)' : ''}${
+      report.vault === 'unknown' ? ' (the hardened host is not running: `sudo systemctl start agent-keychain`)' : ''
+    }`,
+    ...(hardened ? [`mode       ${hardened} (uid ${report.service!.uid})`] : []),
     `data dir   ${report.dataDir}`,
     `socket     ${report.socket}`,
     `host       ${report.host.running ? `running${report.host.pendingApprovals ? ` · ${report.host.pendingApprovals} pending approval(s)` : ''}` : 'not running'}`,
   ];
   if (report.keychainUnlock !== null) lines.push(`keychain   ${report.keychainUnlock ? 'unlock on' : 'unlock off (password only)'}`);
+  if (report.kdf) lines.push(`kdf        ${kdfStatusText(report.kdf)}`);
   if (report.secrets !== null) lines.push(`secrets    ${report.secrets}`);
   lines.push(
-    report.host.running
-      ? `proxy      ${report.proxy.url ? `${report.proxy.url} · ` : ''}${report.proxy.socket}`
-      : 'proxy      not running (it starts with the host)',
+    hardened
+      ? 'proxy      not started by the hardened host (not yet supported)'
+      : report.host.running
+        ? `proxy      ${report.proxy.url ? `${report.proxy.url} · ` : ''}${report.proxy.socket}`
+        : 'proxy      not running (it starts with the host)',
   );
   if (lifecycle) lines.push(...statusLines(lifecycle));
   ctx.io.stdout.write(lines.join('\n') + '\n');

@@ -12,6 +12,7 @@ import { Vault } from '../../core/vault/vault.js';
 import { NapiKeychain, platformKeychainName } from '../../core/keychain/napi-keychain.js';
 import { vaultPath } from '../../core/store/database.js';
 import { keychainExposure, keychainUnlockByDefault } from '../../shared/keychain-default.js';
+import { weakKdfWarning } from '../kdf-report.js';
 
 /** The new vault's password (the caller unlocks with it, then zeroes it), or null when a vault exists. */
 export async function createVaultOnFirstRun(ctx: CommandContext): Promise<Buffer | null> {
@@ -28,6 +29,8 @@ export async function createVaultOnFirstRun(ctx: CommandContext): Promise<Buffer
   const vault = Vault.open({ dataDir, keychain: new NapiKeychain(ctx.paths.keychainService) });
   try {
     await vault.init(password, { keychain });
+    const kdfWarning = weakKdfWarning(vault.kdfParams);
+    if (kdfWarning) ctx.io.stderr.write(kdfWarning);
   } catch (err) {
     password.fill(0);
     throw err;

@@ -14,10 +14,10 @@
  * (tests, one-shot commands) never start a thread. Until it is ready, and for good if it
  * fails to start or dies, the connection keeps SQLite's automatic checkpoints.
  */
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
+import type { CheckpointReply, CheckpointRequest, CheckpointWorkerData } from './wal-checkpoint-worker.js';
 
 /** SQLite's default wal_autocheckpoint, restored whenever the worker is not running. */
 const AUTO_CHECKPOINT_PAGES = 1000;
@@ -42,37 +42,15 @@ export interface WalCheckpointerOptions {
   catchUpFrames?: number;
 }
 
-// CommonJS, evaluated in the worker. It never writes: it only checkpoints. `closed` is
-// set once its connection is closed (or was never opened), for close() to wait on.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const closed = () => { Atomics.store(workerData.closed, 0, 1); Atomics.notify(workerData.closed, 0); };
-let db = null;
-try {
-  const Database = require(workerData.sqlite);
-  db = new Database(workerData.file, { fileMustExist: true, timeout: 1000 });
-  db.pragma('wal_autocheckpoint = 0');
-} catch (err) {
-  if (db) try { db.close(); } catch {}
-  db = null;
-  closed();
-  parentPort.postMessage({ failed: String(err && err.message) });
-}
-if (db) {
-  parentPort.postMessage({ ready: true });
-  parentPort.on('message', (m) => {
-    if (m === 'checkpoint') {
-      let frames = 0;
-      try { frames = db.pragma('wal_checkpoint(PASSIVE)')[0].log; } catch {}
-      parentPort.postMessage({ done: true, frames });
-    } else if (m === 'close') {
-      try { db.close(); } catch {}
-      closed();
-      parentPort.close();
-    }
-  });
-}
-`;
+/** Where the worker is, for tests and diagnostics. `failed` is for good: SQLite checkpoints as it always did. */
+export type WalCheckpointerState = 'idle' | 'starting' | 'running' | 'failed' | 'closed';
+
+/**
+ * The worker program, loaded by path (it is linted and type-checked like any module). From
+ * dist/ it is the compiled file next to this one; the Electron main bundle ships it as its
+ * own entry next to index.js (electron.vite.config.ts), where `import.meta.url` is index.js.
+ */
+const WORKER_URL = new URL('./wal-checkpoint-worker.js', import.meta.url);
 
 export class WalCheckpointer {
   private readonly startAfterCommits: number;
@@ -124,31 +102,38 @@ export class WalCheckpointer {
     this.worker = null;
     this.restoreAutoCheckpoint();
     if (!worker) return;
-    worker.postMessage('close');
+    worker.postMessage('close' satisfies CheckpointRequest);
     // Its connection closes before ours, so ours is the last one and cleans up the WAL as
     // it always did. Bounded: at worst the worker is starting or one checkpoint is running.
     Atomics.wait(this.closedFlag, 0, 0, 2000);
     void worker.terminate();
   }
 
+  get state(): WalCheckpointerState {
+    if (this.closed) return 'closed';
+    if (this.failed) return 'failed';
+    if (!this.worker) return 'idle';
+    return this.ready ? 'running' : 'starting';
+  }
+
   private start(): void {
-    let sqlite: string;
+    const workerData: CheckpointWorkerData = { file: this.file, closed: this.closedFlag };
+    let worker: Worker;
     try {
-      sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+      worker = new Worker(WORKER_URL, { workerData });
     } catch {
       this.failed = true;
       return;
     }
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file: this.file, sqlite, closed: this.closedFlag } });
     worker.unref();
     this.worker = worker;
-    worker.on('message', (m: { ready?: boolean; done?: boolean; frames?: number; failed?: string }) => {
-      if (m.done) {
+    worker.on('message', (m: CheckpointReply) => {
+      if ('done' in m) {
         this.checkpointing = false;
         if (this.worker !== worker) return;
-        if ((m.frames ?? 0) >= this.catchUpFrames) this.catchUp();
+        if (m.frames >= this.catchUpFrames) this.catchUp();
         if (this.sinceCheckpoint >= this.everyCommits) this.checkpoint();
-      } else if (m.ready && !this.closed && this.worker === worker) {
+      } else if ('ready' in m && !this.closed && this.worker === worker) {
         this.ready = true;
         // SQLite's own checkpoint stays as a backstop, far past the catch-up point.
         this.db.pragma(`wal_autocheckpoint = ${this.catchUpFrames * 4}`);
@@ -156,7 +141,7 @@ export class WalCheckpointer {
           if (this.sinceCheckpoint > 0 && !this.checkpointing) this.checkpoint();
         }, this.intervalMs);
         this.timer.unref();
-      } else if (m.failed !== undefined) {
+      } else if ('failed' in m) {
         this.fail(worker);
       }
     });
@@ -176,7 +161,7 @@ export class WalCheckpointer {
   private checkpoint(): void {
     this.sinceCheckpoint = 0;
     this.checkpointing = true;
-    this.worker?.postMessage('checkpoint');
+    this.worker?.postMessage('checkpoint' satisfies CheckpointRequest);
   }
 
   /** The worker is gone: back to automatic checkpoints for the rest of this host's life. */

@@ -155,7 +155,7 @@ export class Vault {
   async init(password: Buffer, opts: { keychain: boolean; kdf?: KdfParams }): Promise<void> {
     if (this.dbHandle && this.row()) throw alreadyInitialized(this.dataDir);
     checkPasswordShape(password);
-    const kdf = opts.kdf ?? kdfParamsForNewVault();
+    const kdf = opts.kdf ?? kdfParamsForNewVault(this.dataDir);
     const id = randomUUID();
     const salt = randomBytes(SALT_BYTES);
     const dek = newKey();
