@@ -11,7 +11,6 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Vault } from '../../src/core/vault/vault.js';
-import type { KeychainPort } from '../../src/core/keychain/port.js';
 import { NapiKeychain } from '../../src/core/keychain/napi-keychain.js';
 import { DANGEROUS_TEST_WEAK_KDF, DEFAULT_KDF, deriveKek } from '../../src/core/crypto/kdf.js';
 import {
@@ -30,17 +29,10 @@ import { checkChallengeKdf } from '../../src/cli/admin-proof.js';
 import { CHALLENGE_TTL_MS } from '../../src/shared/admin-protocol.js';
 import { isAkcError } from '../../src/shared/errors.js';
 import { keyringSkip, PASSWORD, tempDir } from '../helpers/env.js';
+import { noKeychain } from '../helpers/keychain.js';
 
 const KDF = DANGEROUS_TEST_WEAK_KDF;
 const pw = (s: string = PASSWORD): Buffer => Buffer.from(s, 'utf8');
-const noKeychain: KeychainPort = {
-  description: 'no keychain (tests)',
-  get: async () => null,
-  set: async () => {
-    throw new Error('no keychain in this test');
-  },
-  delete: async () => false,
-};
 
 async function newVault(): Promise<{ vault: Vault; dataDir: string }> {
   const dataDir = path.join(tempDir(), 'data');

@@ -11,21 +11,12 @@ import { Vault } from '../../src/core/vault/vault.js';
 import { SecretStore } from '../../src/core/vault/secrets.js';
 import { DANGEROUS_TEST_WEAK_KDF } from '../../src/core/crypto/kdf.js';
 import { programFingerprint, type Requester } from '../../src/core/policy/requester.js';
-import type { KeychainPort } from '../../src/core/keychain/port.js';
 import type { PeerIdentity } from '../../src/core/identity/index.js';
 import type { PendingApproval } from '../../src/core/approvals/types.js';
 import { isAkcError, type ErrorCode } from '../../src/shared/errors.js';
 import { paramsSchemas } from '../../src/shared/protocol-schemas.js';
 import { PASSWORD, tempDir } from '../helpers/env.js';
-
-const noKeychain: KeychainPort = {
-  description: 'no keychain (tests)',
-  get: async () => null,
-  set: async () => {
-    throw new Error('no keychain in this test');
-  },
-  delete: async () => false,
-};
+import { noKeychain } from '../helpers/keychain.js';
 
 const VALUES: Record<string, string> = { A: 'value-a-0123456789', B: 'value-b-0123456789', C: 'value-c-0123456789' };
 

@@ -17,18 +17,9 @@ import { SecretStore } from '../../src/core/vault/secrets.js';
 import { AgentRegistry } from '../../src/core/policy/agents.js';
 import { DANGEROUS_TEST_WEAK_KDF } from '../../src/core/crypto/kdf.js';
 import { openDatabase, vaultPath } from '../../src/core/store/database.js';
-import type { KeychainPort } from '../../src/core/keychain/port.js';
 import type { PeerIdentity } from '../../src/core/identity/index.js';
 import { PASSWORD, tempDir } from '../helpers/env.js';
-
-const noKeychain: KeychainPort = {
-  description: 'no keychain (tests)',
-  get: async () => null,
-  set: async () => {
-    throw new Error('no keychain in this test');
-  },
-  delete: async () => false,
-};
+import { noKeychain } from '../helpers/keychain.js';
 
 const NOW = 1_700_000_000_000;
 

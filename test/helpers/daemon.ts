@@ -11,11 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { StringDecoder } from 'node:string_decoder';
 import { akc, akcEnv, AKC_BIN, PASSWORD, tempDir, type AkcEnv, type RunResult } from './env.js';
 import { Vault } from '../../src/core/vault/vault.js';
-import type { KeychainPort } from '../../src/core/keychain/port.js';
 import type { AuditEntry } from '../../src/core/audit/chain.js';
 import type { VerifyResult } from '../../src/core/audit/log.js';
 import Database from 'better-sqlite3';
 import { AuditLog } from '../../src/core/audit/log.js';
+import { noKeychain } from './keychain.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = any;
@@ -184,8 +184,12 @@ export async function initVault(secrets: Record<string, string>, extraEnv: NodeJ
   return env;
 }
 
+/** Stores `value` under `name`: creates it, or adds a version (`--new-version`). */
 export async function setSecret(env: AkcEnv, name: string, value: string): Promise<void> {
-  ok(await akc(env, ['secret', 'set', name, '--password-stdin', '--value-stdin'], `${PASSWORD}\n${value}`), `akc secret set ${name}`);
+  ok(
+    await akc(env, ['secret', 'set', name, '--new-version', '--password-stdin', '--value-stdin'], `${PASSWORD}\n${value}`),
+    `akc secret set ${name}`,
+  );
 }
 
 export type Scope = 'once' | '15m' | '1h' | 'until-lock' | 'always';
@@ -499,15 +503,6 @@ export async function rpc(socketPath: string, method: string, params?: unknown):
 }
 
 // ------------------------------------------------------------------------ audit
-
-const noKeychain: KeychainPort = {
-  description: 'no keychain (tests)',
-  get: async () => null,
-  set: async () => {
-    throw new Error('no keychain in this test');
-  },
-  delete: async () => false,
-};
 
 export interface AuditCheck {
   result: VerifyResult;

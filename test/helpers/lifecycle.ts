@@ -11,7 +11,6 @@ import { SecretStore } from '../../src/core/vault/secrets.js';
 import { DANGEROUS_TEST_WEAK_KDF } from '../../src/core/crypto/kdf.js';
 import { AgentRegistry } from '../../src/core/policy/agents.js';
 import { agentFingerprint, programFingerprint, type Requester } from '../../src/core/policy/requester.js';
-import type { KeychainPort } from '../../src/core/keychain/port.js';
 import type { PeerIdentity } from '../../src/core/identity/index.js';
 import type { PendingApproval } from '../../src/core/approvals/types.js';
 import type { HostLifecycleOptions } from '../../src/core/lifecycle/host-lifecycle.js';
@@ -21,14 +20,9 @@ import type { GrantInput } from '../../src/core/policy/grants.js';
 import { durableTransaction } from '../../src/core/store/database.js';
 import { PASSWORD, tempDir } from './env.js';
 
-export const noKeychain: KeychainPort = {
-  description: 'no keychain (tests)',
-  get: async () => null,
-  set: async () => {
-    throw new Error('no keychain in this test');
-  },
-  delete: async () => false,
-};
+import { noKeychain } from './keychain.js';
+
+export { noKeychain };
 
 /** 2025-03-03 10:00 local time: inside 08-20 active hours wherever the tests run. */
 export const T0 = new Date(2025, 2, 3, 10, 0, 0).getTime();
