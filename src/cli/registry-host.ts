@@ -34,9 +34,11 @@ export const HOST_COMMANDS: Command[] = [
     details:
       'One approval covers every secret. The values exist only in the child’s environment (never\n' +
       'in argv nor in akc’s own environment). The child’s stdout/stderr pass through a streaming\n' +
-      'redactor: each value and its base64, base64url, hex and URL-encoded forms become\n' +
-      '[REDACTED:NAME], even when split across writes. stdin, the exit code and signals pass\n' +
-      'through (SIGINT, SIGTERM, SIGHUP are forwarded). The leases end when the child exits.\n' +
+      'redactor: each value and its base64, base64url, hex and URL-encoded forms, its JSON,\n' +
+      'shell, YAML and Python-repr escaped forms and each line (8+ characters) of a multi-line\n' +
+      'value become [REDACTED:NAME], even when split across writes. stdin, the exit code and\n' +
+      'signals pass through (SIGINT, SIGTERM, SIGHUP are forwarded). The leases end when the\n' +
+      'child exits.\n' +
       '--no-redact passes the output through untouched; it is shown in the approval and audited.\n' +
       '--proxy BINDING sets the binding’s base-URL variable (e.g. OPENAI_BASE_URL) to the brokering\n' +
       'proxy and a placeholder key: the child calls the API without ever holding the credential.\n' +
@@ -78,9 +80,11 @@ export const HOST_COMMANDS: Command[] = [
     summary: 'find stored secret values (any version, raw or encoded) in files and git history',
     usage: 'akc scan PATH… [--git] [--json] [--password-stdin]',
     details:
-      'Looks for every version of every secret, raw and base64 / base64url / hex / URL-encoded.\n' +
-      'Prints path:line NAME (vN, encoding), never a value; exit 1 when anything is found, 0 when\n' +
-      'clean. Symlinks are not followed; .git is skipped, node_modules too unless given as PATH.\n' +
+      'Looks for every version of every secret, raw and base64 / base64url / hex / URL-encoded,\n' +
+      'JSON / shell / YAML / Python-repr escaped, and each line (8+ characters) of a multi-line\n' +
+      'value on its own. Prints path:line NAME (vN, encoding[, line N of the value]), never a\n' +
+      'value; exit 1 when anything is found, 0 when clean. Symlinks are not followed; .git is\n' +
+      'skipped, node_modules too unless given as PATH.\n' +
       '--git also scans every blob reachable from any ref of the repository at PATH and prints\n' +
       'commit:path:line for the commit that introduced it. Opens the vault directly (OS keychain\n' +
       'or master password); no host needed.',

@@ -1,7 +1,8 @@
 /**
  * `akc inject` end to end (real daemon, real CLI): references filled under one approval,
  * --json / --yaml escaping checked by parsing the result, strict parsing errors naming the
- * line, and -o writing a 0600 file (replacing, not following, a symlink) with a warning.
+ * line, -o writing a 0600 file (replacing, not following, a symlink) with a warning, and
+ * what --json / --yaml write redacted when a command under `akc run` prints it.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,6 +76,26 @@ describe('akc inject', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(YAML.parse(r.stdout), { token: TOKEN, nested: { weird: WEIRD } });
     assert.ok(!r.stdout.slice(r.stdout.indexOf('weird')).split('\n')[0]!.includes('\t'), 'a tab is escaped');
+  });
+
+  test('what --json and --yaml write is redacted when a command under `akc run` prints it', async () => {
+    const outputs: string[] = [];
+    for (const [flag, text] of [
+      ['--json', '{"weird": "{{ akc://weird }}"}\n'],
+      ['--yaml', 'weird: "{{ akc://weird }}"\n'],
+    ] as const) {
+      const output = path.join(dir, `redact${flag}.out`);
+      const r = await injectApproved(['-i', template(`redact${flag}.tpl`, text), flag, '-o', output]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!fs.readFileSync(output, 'utf8').includes(WEIRD), `${flag} escaped the value (else this tests nothing)`);
+      outputs.push(output);
+    }
+    const run = Child.spawn(process.execPath, [AKC_BIN, 'run', '--env', 'W=weird', '--', 'cat', ...outputs], env, { input: '' });
+    const m = await run.stderr.waitFor(/request (a_[0-9a-f]+)/);
+    assert.equal((await approve(env, m[1]!)).code, 0);
+    const r = await run.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '{"weird": "[REDACTED:weird]"}\nweird: "[REDACTED:weird]"\n');
   });
 
   test('escapers alone: every code point round-trips', () => {

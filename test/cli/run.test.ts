@@ -1,25 +1,38 @@
 /**
  * `akc run` end to end: a real `akc daemon` on a real socket, the real CLI, real child
  * processes. Covers redaction (whole, split across writes with a pause, base64, a 10 MiB
- * stream with akc's memory bounded), exit codes and signals, the value kept out of akc's
- * argv and environment, and one approval for several secrets.
+ * stream with akc's memory bounded; escaped forms as real Python, Node and bash print
+ * them; a multi-line key line by line),
+ * exit codes and signals, the value kept out of akc's argv and environment, and one
+ * approval for several secrets.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { AKC_BIN, type AkcEnv } from '../helpers/env.js';
 import { approve, Child, Daemon, deny, initVault, pendingApprovals, verifyAudit } from '../helpers/daemon.js';
+import { realPython } from '../helpers/python.js';
 
 const OPENAI = 'sk-test-7d1f0c9a4b2e8f6a5c3d1e0b9a8f7e6d';
 const GITHUB = 'ghp_Q2xvdWRzIGFyZSBub3Qgc2VjcmV0cyBhdCBhbGw';
 const M_OPENAI = '[REDACTED:openai]';
 const M_GITHUB = '[REDACTED:github]';
+// Both quotes, a backslash, a dollar and a non-ASCII letter: every quoting style escapes it.
+const QUOTED = 'pa"ss\\wo\'rd-é7Qz$x';
+const M_QUOTED = '[REDACTED:quoted]';
+const KEY_LINES = [
+  'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW',
+  'QyNTUxOQAAACDq1x0yv9Tn4M2aL6kR8pH3cW5sJ7dF0gB2eN9uY4iZQwAAAJiR7zE3ke8x',
+  'NwAAAAtzc2gtZWQyNTUxOQAAACDq1x0yv9Tn4M2aL6kR8pH3cW5sJ7dF0gB2eN9uY4iZQw',
+];
+const SSH_KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${KEY_LINES.join('\n')}\n-----END OPENSSH PRIVATE KEY-----`;
+const M_KEY = '[REDACTED:sshkey]';
 
 let env: AkcEnv;
 let daemon: Daemon;
 
 before(async () => {
-  env = await initVault({ openai: OPENAI, github: GITHUB });
+  env = await initVault({ openai: OPENAI, github: GITHUB, quoted: QUOTED, sshkey: SSH_KEY });
   daemon = await Daemon.start(env, { approvalTimeout: 60 });
 });
 
@@ -127,6 +140,61 @@ describe('akc run: redaction', () => {
     const growthMiB = (peak - baseline) / 1024;
     t.diagnostic(`akc RSS ${(baseline / 1024).toFixed(1)} MiB before, peak ${(peak / 1024).toFixed(1)} MiB while relaying 10 MiB`);
     assert.ok(growthMiB < 32, `akc grew by ${growthMiB.toFixed(1)} MiB while relaying 10 MiB`);
+  });
+});
+
+describe('akc run: escaped and multi-line values', () => {
+  /** Runs `args` under one approval; returns stdout (exit 0 required). */
+  async function runApproved(args: string[]): Promise<string> {
+    const run = akcRun(args, '');
+    await approveRun(run);
+    const r = await run.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes(QUOTED) && !r.stdout.includes(SSH_KEY), 'a value leaked');
+    return r.stdout;
+  }
+
+  test('real Python: json.dumps (ASCII and not), nested, repr, ascii; one dump split across writes with a pause', async () => {
+    const script = [
+      'import json, os, sys, time',
+      'v = os.environ["Q"]',
+      'print(json.dumps(v)); print(json.dumps(v, ensure_ascii=False)); print(json.dumps({"k": json.dumps(v)}))',
+      'print(repr(v)); print(ascii(v))',
+      'd = json.dumps({"password": v})',
+      'sys.stdout.write(d[:20]); sys.stdout.flush(); time.sleep(0.3); sys.stdout.write(d[20:] + "\\n")',
+    ].join('\n');
+    const out = await runApproved(['--env', 'Q=quoted', '--', realPython(), '-c', script]);
+    const m = M_QUOTED;
+    assert.equal(out, `"${m}"\n"${m}"\n{"k": "\\"${m}\\""}\n'${m}'\n'${m}'\n{"password": "${m}"}\n`);
+  });
+
+  test('Node JSON.stringify (plain and nested) and bash printf %q / ${v@Q}', async () => {
+    const js = 'const v = process.env.Q; console.log(JSON.stringify(v)); console.log(JSON.stringify(JSON.stringify({ k: v })))';
+    assert.equal(await runApproved(['--env', 'Q=quoted', ...node(js)]), `"${M_QUOTED}"\n"{\\"k\\":\\"${M_QUOTED}\\"}"\n`);
+    const sh = 'printf "%q\\n" "$Q"; printf "%s\\n" "${Q@Q}"';
+    assert.equal(await runApproved(['--env', 'Q=quoted', '--', 'bash', '-c', sh]), `${M_QUOTED}\n'${M_QUOTED}'\n`);
+  });
+
+  test('a multi-line key: whole, line by line (CRLF, each line split across writes), one line only', async () => {
+    const script = `
+      const k = process.env.K;
+      const lines = k.split('\\n');
+      const w = (s) => new Promise((r) => process.stdout.write(s, r));
+      const pause = () => new Promise((r) => setTimeout(r, 150));
+      (async () => {
+        await w('whole:\\n' + k + '\\n');
+        for (const l of lines) { await w(l.slice(0, 30)); await pause(); await w(l.slice(30) + '\\r\\n'); }
+        await w('only: ' + lines[2] + '\\n');
+        await w('json: ' + JSON.stringify(k) + '\\n');
+      })();`;
+    const out = await runApproved(['--env', 'K=sshkey', ...node(script)]);
+    assert.equal(
+      out,
+      `whole:\n${M_KEY}\n` +
+        `-----BEGIN OPENSSH PRIVATE KEY-----\r\n${M_KEY}\r\n${M_KEY}\r\n${M_KEY}\r\n-----END OPENSSH PRIVATE KEY-----\r\n` +
+        `only: ${M_KEY}\njson: "${M_KEY}"\n`,
+    );
+    for (const l of KEY_LINES) assert.ok(!out.includes(l.slice(0, 30)), 'part of a line leaked');
   });
 });
 

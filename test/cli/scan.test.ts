@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { akc, PASSWORD, tempDir, type AkcEnv } from '../helpers/env.js';
 import { initVault, setSecret } from '../helpers/daemon.js';
+import { python } from '../helpers/python.js';
 
 // Chosen so its base64 has '+' and '/' (base64url differs) and URL-encoding differs from raw.
 const OLD = 'old-api-key-5b7c9d1e3f';
@@ -35,7 +36,7 @@ function noValue(text: string): void {
 
 before(async () => {
   env = await initVault({ api: OLD, db: DB });
-  await setSecret(env, 'api', API); // api v1 = OLD (retired), v2 = API (current)
+  await setSecret(env, 'api', API); // api v1 = OLD (previous, in grace), v2 = API (current)
   const b = Buffer.from(API);
   assert.notEqual(b.toString('base64'), b.toString('base64url'));
   assert.notEqual(encodeURIComponent(API), API);
@@ -85,7 +86,7 @@ describe('akc scan: files', () => {
     assert.deepEqual(
       out.findings.map((f) => [f.path, f.line, f.secret, f.version, f.state, f.encoding]),
       [
-        [`${root}/a.txt`, 1, 'api', 1, 'retired', 'raw'],
+        [`${root}/a.txt`, 1, 'api', 1, 'previous', 'raw'],
         [`${root}/a.txt`, 2, 'api', 2, 'current', 'raw'],
       ],
     );
@@ -223,5 +224,76 @@ describe('akc scan --git', () => {
     const r = await scan([tempDir('akc-scan-nogit-'), '--git']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /akc: error: git rev-parse failed/);
+  });
+});
+
+describe('akc scan: escaped forms and multi-line values', () => {
+  const QUOTED = 'pa"ss\\wo\'rd-7Qz$x';
+  const lines = [
+    'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW',
+    'QyNTUxOQAAACDq1x0yv9Tn4M2aL6kR8pH3cW5sJ7dF0gB2eN9uY4iZQwAAAJiR7zE3ke8x',
+    'NwAAAAtzc2gtZWQyNTUxOQAAACDq1x0yv9Tn4M2aL6kR8pH3cW5sJ7dF0gB2eN9uY4iZQw',
+    'AAAEB',
+  ];
+  const KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----`;
+  let env2: AkcEnv;
+
+  const scan2 = (args: string[]): ReturnType<typeof akc> => akc(env2, ['scan', ...args, '--password-stdin'], `${PASSWORD}\n`);
+
+  before(async () => {
+    env2 = await initVault({ quoted: QUOTED, sshkey: KEY });
+  });
+
+  test('JSON, Python repr, bash %q; a key whole, JSON-escaped, or one line of it', async () => {
+    const root = tempDir('akc-scan-esc-');
+    write(root, 'config.json', python('import json,sys; print(json.dumps({"db": {"password": sys.argv[1]}}, indent=2))', [QUOTED]));
+    write(root, 'settings.py', python('import sys; print("PASSWORD = " + repr(sys.argv[1]))', [QUOTED]));
+    write(
+      root,
+      'deploy.sh',
+      `#!/bin/sh\nexport PW=${spawnSync('bash', ['-c', 'printf %q "$1"', 'bash', QUOTED], { encoding: 'utf8' }).stdout}\n`,
+    );
+    write(root, 'id_ed25519', `${KEY}\n`);
+    write(root, 'key.json', python('import json,sys; print(json.dumps({"key": sys.argv[1]}))', [KEY]));
+    write(root, 'notes.md', `# notes\nthe middle of the key: ${lines[1]}\n`);
+    const r = await scan2([root]);
+    assert.equal(r.code, 1, r.stderr);
+    for (const v of [QUOTED, KEY, ...lines.slice(0, 3)]) assert.ok(!(r.stdout + r.stderr).includes(v), 'a value was printed');
+    assert.deepEqual(
+      r.stdout.trim().split('\n').sort(),
+      [
+        `${root}/config.json:3 quoted (v1, json)`,
+        `${root}/deploy.sh:2 quoted (v1, shell)`,
+        `${root}/id_ed25519:1 sshkey (v1, raw)`,
+        `${root}/key.json:1 sshkey (v1, json)`,
+        `${root}/notes.md:2 sshkey (v1, raw, line 3 of the value)`,
+        `${root}/settings.py:1 quoted (v1, repr)`,
+      ].sort(),
+    );
+    const j = JSON.parse((await scan2([path.join(root, 'notes.md'), '--json'])).stdout) as { findings: Record<string, unknown>[] };
+    assert.deepEqual(
+      j.findings.map((f) => [f.line, f.secret, f.encoding, f.valueLine]),
+      [[2, 'sshkey', 'raw', 3]],
+    );
+  });
+
+  test('a key in a YAML block scalar: each of its long lines; the short last line and the armour are not findings', async () => {
+    const root = tempDir('akc-scan-esc-');
+    write(
+      root,
+      'values.yaml',
+      `tls:\n  key: |\n${KEY.split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n')}\n`,
+    );
+    const r = await scan2([root]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      `${root}/values.yaml:4 sshkey (v1, raw, line 2 of the value)`,
+      `${root}/values.yaml:5 sshkey (v1, raw, line 3 of the value)`,
+      `${root}/values.yaml:6 sshkey (v1, raw, line 4 of the value)`,
+    ]);
+    write(root, 'values.yaml', `armour only:\n-----BEGIN OPENSSH PRIVATE KEY-----\n${lines[3]}\n-----END OPENSSH PRIVATE KEY-----\n`);
+    assert.equal((await scan2([root])).code, 0);
   });
 });

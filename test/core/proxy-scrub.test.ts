@@ -1,13 +1,17 @@
 /**
  * The proxy's building blocks without a daemon: the streaming scrubber (every split
- * point, random chunkings, streams that must keep flowing) and the upstream address
- * classification.
+ * point, random chunkings, streams that must keep flowing, escaped and multi-line forms
+ * as real programs print them) and the upstream address classification.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { Scrubber, needlesFor } from '../../src/core/proxy/scrub.js';
+import { encodedForms } from '../../src/core/redact/encodings.js';
 import { isPrivateAddress, pinnedLookup, resolveUpstream } from '../../src/core/proxy/address.js';
+import { yamlEscape } from '../../src/cli/commands/inject.js';
+import { python } from '../helpers/python.js';
 
 const VALUE = Buffer.from('sk-live-4f9Q/x+Z=aB7"c\\d');
 const R = '[REDACTED:K]';
@@ -126,6 +130,53 @@ describe('streaming scrubber', () => {
     assert.equal(count, 160);
     assert.equal(bytes, 160 * (65536 - VALUE.length + R.length));
     assert.ok(process.memoryUsage().heapUsed - heapBefore < 64 * 1024 * 1024);
+  });
+});
+
+describe('scrubber forms: the redactor’s list', () => {
+  test('the needles are exactly the redactor forms, plus the extra credentials', () => {
+    const token = Buffer.from('Basic dXNlcjpzZWNyZXQ=');
+    const hex = (bs: Buffer[]): string[] => bs.map((b) => b.toString('hex'));
+    assert.deepEqual(hex(needlesFor(VALUE, [token])), hex([...encodedForms(VALUE).map((f) => f.bytes), token]));
+    // An extra equal to a form is not added twice; empty ones are dropped.
+    assert.equal(needlesFor(VALUE, [Buffer.from(VALUE), Buffer.alloc(0)]).length, encodedForms(VALUE).length);
+  });
+
+  test('escaped forms as Python, bash and `akc inject --yaml` print them, split at every point', async () => {
+    const v = VALUE.toString('utf8');
+    const bashQ = spawnSync('bash', ['-c', 'printf %q "$1"', 'bash', v], { encoding: 'utf8' }).stdout;
+    const printed = [
+      python('import json,sys; print(json.dumps({"key": sys.argv[1]}), end="")', [v]),
+      python('import sys; print(repr(sys.argv[1]), end="")', [v]),
+      bashQ,
+      `k: "${yamlEscape(v)}"`,
+    ];
+    const expected = [`{"key": "${R}"}`, `'${R}'`, R, `k: "${R}"`];
+    const buf = Buffer.from(printed.join('\n'));
+    for (let cut = 0; cut <= buf.length; cut++) {
+      const s = new Scrubber(needlesFor(VALUE), 'K');
+      assert.equal(await through(s, [buf.subarray(0, cut), buf.subarray(cut)]), expected.join('\n'), `split at ${cut}`);
+    }
+  });
+
+  test('a multi-line value: each line, alone or in a JSON body, split at every point', async () => {
+    const lines = Array.from({ length: 4 }, () => randomBytes(45).toString('base64'));
+    const pem = Buffer.from(`-----BEGIN PRIVATE KEY-----\n${lines.join('\n')}\n-----END PRIVATE KEY-----\n`);
+    const text = `{"line": "${lines[1]}"}\n${lines[3]}\r\n${JSON.stringify(pem.toString())}`;
+    const want = `{"line": "${R}"}\n${R}\r\n"${R}"`;
+    const buf = Buffer.from(text);
+    for (let cut = 0; cut <= buf.length; cut += 3) {
+      const s = new Scrubber(needlesFor(pem), 'K');
+      assert.equal(await through(s, [buf.subarray(0, cut), buf.subarray(cut)]), want, `split at ${cut}`);
+    }
+    assert.equal(new Scrubber(needlesFor(pem), 'K').scrubString(`x-debug: ${lines[0]}`), `x-debug: ${R}`);
+  });
+
+  test('wipe zeroes the needles and the automaton', () => {
+    const needles = needlesFor(VALUE);
+    const s = new Scrubber(needles, 'K');
+    s.wipe();
+    for (const n of needles) assert.ok(n.every((b) => b === 0));
   });
 });
 

@@ -1,15 +1,22 @@
 /**
  * The streaming redactor: every form of every value is replaced whatever the chunking,
  * overlaps leave nothing exposed, memory stays constant, clean text passes untouched.
+ * Escaped forms are checked against what real programs print (Python, bash, Node, the
+ * `yaml` package, `akc inject`'s escapers); multi-line values line by line.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import YAML from 'yaml';
 import { RedactionSet, PatternSet, type LabelledValue } from '../../src/core/redact/redactor.js';
-import { base64Bytes, base64Cores, encodedForms, urlEncode } from '../../src/core/redact/encodings.js';
+import { base64Bytes, base64Cores, encodedForms, MIN_LINE_LENGTH, urlEncode, valueLines } from '../../src/core/redact/encodings.js';
+import { textEscapes, utf8CodePoints } from '../../src/core/redact/escapes.js';
 import { Automaton, StreamMatcher } from '../../src/core/redact/aho-corasick.js';
+import { jsonEscape, yamlEscape } from '../../src/cli/commands/inject.js';
+import { python } from '../helpers/python.js';
 
 const VALUE = 'sk-test-4f9a1c7e2b8d6a3f0e5c9b7a';
 const SECRET: LabelledValue = { label: 'openai', value: Buffer.from(VALUE) };
@@ -336,5 +343,190 @@ describe('automaton', () => {
     for (const c of ['us', 'he', 'rs h', 'is']) m.write(Buffer.from(c));
     m.end();
     assert.deepEqual(found, ['she@1', 'hers@2+', 'he@2+', 'his@7']);
+  });
+});
+
+// A value with both quotes, a backslash and shell metacharacters; one with control
+// characters, non-ASCII and Unicode separators (the one the inject tests use).
+const QUOTED = 'pa"ss\\wo\'rd-7Qz$x`b,c';
+const WEIRD = "quote\" back\\slash\nnew\tline\u0001ctl é €😀 \u2028sep \u0085nel #: - [x] {y} 'z'";
+
+function bash(script: string, value: string, env: NodeJS.ProcessEnv = process.env): string {
+  const r = spawnSync('bash', ['-c', script, 'bash', value], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+/** What each program prints for `v`, and what the redacted output must be exactly. */
+function printed(v: string, m: string): [string, string, string][] {
+  const cases: [string, string, string][] = [
+    ['python json.dumps', python('import json,sys; print(json.dumps(sys.argv[1]))', [v]), `"${m}"\n`],
+    [
+      'python json.dumps ensure_ascii=False',
+      python('import json,sys; print(json.dumps(sys.argv[1], ensure_ascii=False))', [v]),
+      `"${m}"\n`,
+    ],
+    ['python json.dumps twice', python('import json,sys; print(json.dumps({"k": json.dumps(sys.argv[1])}))', [v]), `{"k": "\\"${m}\\""}\n`],
+    ['python repr', python('import sys; print(repr(sys.argv[1]))', [v]), `'${m}'\n`],
+    ['python ascii', python('import sys; print(ascii(sys.argv[1]))', [v]), `'${m}'\n`],
+    ['python bytes repr', python('import sys,os; print(repr(os.fsencode(sys.argv[1])))', [v]), `b'${m}'\n`],
+    ['node JSON.stringify', JSON.stringify(v), `"${m}"`],
+    ['node JSON.stringify twice', JSON.stringify(JSON.stringify({ k: v })), `"{\\"k\\":\\"${m}\\"}"`],
+    ['akc inject --json', `{"k": "${jsonEscape(v)}"}`, `{"k": "${m}"}`],
+    ['akc inject --yaml', `k: "${yamlEscape(v)}"`, `k: "${m}"`],
+    ['bash ${v@Q}', bash('printf "%s" "${1@Q}"', v), v.includes('\n') ? `$'${m}'` : `'${m}'`],
+    ['bash printf %q', bash('printf %q "$1"', v), v.includes('\n') ? `$'${m}'` : m],
+    ['bash printf %q, C locale', bash('printf %q "$1"', v, { ...process.env, LC_ALL: 'C' }), v.includes('\n') ? `$'${m}'` : m],
+    ['shell double quotes', `"${v.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`, `"${m}"`],
+    ['shell single quotes', `'${v.replace(/'/g, `'"'"'`)}'`, `'${m}'`],
+  ];
+  return cases;
+}
+
+describe('escaped forms, as real programs print them', () => {
+  for (const [name, v] of [
+    ['quotes and a backslash', QUOTED],
+    ['controls, non-ASCII, separators', WEIRD],
+  ] as const) {
+    test(`${name}: Python json.dumps / repr, Node JSON, bash %q and @Q, akc inject --json/--yaml`, () => {
+      const s = new RedactionSet([{ label: 'x', value: Buffer.from(v) }]);
+      for (const [program, text, expected] of printed(v, '[REDACTED:x]')) {
+        assert.notEqual(text.replace(/\n$/, ''), v, `${program} printed the value unescaped: not a test of an escape`);
+        assert.equal(s.redact(Buffer.from(text)).toString(), expected, program);
+      }
+    });
+  }
+
+  test('the yaml package: double- and single-quoted scalars', () => {
+    const s = new RedactionSet([{ label: 'x', value: Buffer.from(QUOTED) }]);
+    for (const type of ['QUOTE_DOUBLE', 'QUOTE_SINGLE'] as const) {
+      const text = YAML.stringify({ k: QUOTED }, { defaultStringType: type, defaultKeyType: 'PLAIN', lineWidth: 0 });
+      assert.ok(!text.includes(QUOTED));
+      const q = type === 'QUOTE_DOUBLE' ? '"' : "'";
+      assert.equal(s.redact(Buffer.from(text)).toString(), `k: ${q}[REDACTED:x]${q}\n`, type);
+    }
+  });
+
+  test('an escaped form split across chunks at every point', () => {
+    const s = new RedactionSet([{ label: 'x', value: Buffer.from(QUOTED) }]);
+    const text = python('import json,sys; print(json.dumps({"key": sys.argv[1]}))', [QUOTED]);
+    everySplit(s, text, '{"key": "[REDACTED:x]"}\n');
+  });
+
+  test('what `akc inject --json/--yaml` writes is among the forms, for awkward values', () => {
+    const values = [
+      QUOTED,
+      WEIRD,
+      'tab\there',
+      'nul\u0000byte-and-more',
+      'del\u007f\u0085\u00a0\ufeff-x',
+      '\u2028\u2029-separators',
+      'astral-😀-𝔘-x',
+    ];
+    for (const v of values) {
+      const forms = encodedForms(Buffer.from(v)).map((f) => f.bytes.toString('utf8'));
+      assert.ok(forms.includes(jsonEscape(v)), `json form of ${JSON.stringify(v)}`);
+      assert.ok(forms.includes(yamlEscape(v)), `yaml form of ${JSON.stringify(v)}`);
+      // Hex on the command line: an argument cannot hold a NUL.
+      const pyJson = python('import json,sys; print(json.dumps(bytes.fromhex(sys.argv[1]).decode())[1:-1], end="")', [
+        Buffer.from(v).toString('hex'),
+      ]);
+      assert.ok(forms.includes(pyJson), `python json.dumps form of ${JSON.stringify(v)}`);
+    }
+  });
+
+  test('plain tokens get no extra forms; only escapes that differ from the value are kept', () => {
+    const plain = encodedForms(Buffer.from('sk-test-4f9a1c7e2b8d6a3f0e5c9b7a'));
+    for (const f of plain) assert.ok(['raw', 'base64', 'base64url', 'hex', 'HEX'].includes(f.encoding), f.encoding);
+    const quoted = encodedForms(Buffer.from(QUOTED));
+    for (const e of ['json', 'shell', 'yaml', 'repr'])
+      assert.ok(
+        quoted.some((f) => f.encoding === e),
+        e,
+      );
+    const texts = quoted.map((f) => f.bytes.toString('latin1'));
+    assert.equal(new Set(texts).size, texts.length, 'no duplicates');
+  });
+
+  test('a value that is not UTF-8 gets only the byte-level escapes', () => {
+    const binary = Buffer.from([0x61, 0xff, 0x27, 0x5c, 0x0a, 0xc3]);
+    assert.equal(utf8CodePoints(binary), null);
+    const escapes = textEscapes(binary).map((e) => `${e.encoding}:${e.bytes.toString('latin1')}`);
+    assert.deepEqual(escapes.sort(), ["repr:a\\xff'\\\\\\n\\xc3", "repr:a\\xff\\'\\\\\\n\\xc3", "shell:a\\377\\'\\\\\\n\\303"].sort());
+    const s = new RedactionSet([{ label: 'bin', value: binary }]);
+    const out = python('import sys; print(repr(bytes.fromhex(sys.argv[1])))', [binary.toString('hex')]);
+    assert.equal(s.redact(Buffer.from(out)).toString(), `b"[REDACTED:bin]"\n`);
+  });
+
+  test('UTF-8 decoding refuses overlong forms, surrogates and truncated sequences', () => {
+    for (const bad of [[0xc0, 0x80], [0xe0, 0x80, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0x80]]) {
+      assert.equal(utf8CodePoints(Buffer.from(bad)), null, Buffer.from(bad).toString('hex'));
+    }
+    assert.deepEqual([...utf8CodePoints(Buffer.from('aé€😀'))!], [0x61, 0xe9, 0x20ac, 0x1f600]);
+  });
+});
+
+describe('multi-line values', () => {
+  const body = randomBytes(260).toString('base64').replace(/[+/]/g, 'x');
+  const lines = body.match(/.{1,70}/g)!;
+  lines.push('Zm9vYg'); // a last line shorter than MIN_LINE_LENGTH: not redacted on its own
+  const KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  const M = '[REDACTED:ssh]';
+  const set = new RedactionSet([{ label: 'ssh', value: Buffer.from(KEY) }]);
+  const long = lines.filter((l) => l.length >= MIN_LINE_LENGTH);
+
+  test('printed whole: one marker', () => {
+    assert.equal(redact(set, `key:\n${KEY}done\n`), `key:\n${M}done\n`);
+  });
+
+  test('printed line by line (CRLF): every long line redacted; armour and short lines stay', () => {
+    const text = KEY.replace(/\n/g, '\r\n');
+    const expected = ['-----BEGIN OPENSSH PRIVATE KEY-----', ...long.map(() => M), 'Zm9vYg', '-----END OPENSSH PRIVATE KEY-----', ''].join(
+      '\r\n',
+    );
+    assert.equal(redact(set, text), expected);
+    // The first three lines, split at every point.
+    const head = text.split('\r\n').slice(0, 3).join('\r\n');
+    everySplit(set, head, expected.split('\r\n').slice(0, 3).join('\r\n'));
+  });
+
+  test('one line only, anywhere, split at every point', () => {
+    everySplit(set, `line 3 is ${lines[2]} (copied)`, `line 3 is ${M} (copied)`);
+    assert.equal(redact(set, `  ${lines[1]}\n`), `  ${M}\n`);
+  });
+
+  test('as a YAML block scalar (every line indented) and through real json.dumps / repr', () => {
+    const block = `key: |\n${KEY.split('\n')
+      .slice(0, -1)
+      .map((l) => `  ${l}`)
+      .join('\n')}\n`;
+    const out = redact(set, block);
+    for (const l of long) assert.ok(!out.includes(l), 'a line survived');
+    assert.equal(out.split(M).length - 1, long.length);
+    const dumped = python('import json,sys; print(json.dumps(sys.argv[1])); print(repr(sys.argv[1]))', [KEY]);
+    assert.equal(redact(set, dumped), `"${M}"\n'${M}'\n`);
+  });
+
+  test('a value with a trailing newline is also found without it', () => {
+    const value = 'tok_9c8b7a6f5e4d3c2b1a\n';
+    const s = new RedactionSet([{ label: 't', value: Buffer.from(value) }]);
+    assert.equal(redact(s, `x=${value.trim()};`), 'x=[REDACTED:t];');
+    assert.equal(redact(s, python('import json,sys; print(json.dumps(sys.argv[1].strip()))', [value])), '"[REDACTED:t]"\n');
+  });
+
+  test('lines: trimmed, empty ones dropped, numbered as a reader sees them', () => {
+    assert.deepEqual(
+      valueLines(Buffer.from('  first line here \r\n\n\tsecond-line-x\nshort\n')).map((l) => l.toString()),
+      ['first line here', 'second-line-x', 'short'],
+    );
+    const forms = encodedForms(Buffer.from(KEY)).filter((f) => f.line !== undefined);
+    assert.deepEqual(
+      [...new Set(forms.map((f) => f.line))],
+      long.map((_, i) => i + 2),
+    );
+    // Armour lines are the same in every key: no pattern of their own.
+    assert.ok(!forms.some((f) => f.bytes.toString().startsWith('-----')));
+    // Short lines are too common to redact on their own.
+    assert.equal(redact(set, 'Zm9vYg and -----END OPENSSH PRIVATE KEY-----'), 'Zm9vYg and -----END OPENSSH PRIVATE KEY-----');
   });
 });

@@ -14,9 +14,17 @@ import Database from 'better-sqlite3';
 import { akc, AKC_BIN, PASSWORD, type AkcEnv } from '../helpers/env.js';
 import { approve, Daemon, deny, initVault, ok, Output, vaultDb, type Json } from '../helpers/daemon.js';
 
-const VALUE = 'mcp-secret-Vx93kQ7hT2LpZ8wR';
+// A quote and a backslash: the upstream's JSON echo and a command's JSON output escape
+// them, so only a scrubber that knows JSON escapes keeps the value out of the responses.
+const VALUE = 'mcp-secret-Vx93"kQ7h\\T2LpZ8wR';
 const SECRET = 'UPSTREAM_TOKEN';
-const forms = [VALUE, Buffer.from(VALUE).toString('base64'), Buffer.from(VALUE).toString('hex')];
+/** The value escaped 0-3 times as JSON (a leak nested in the body, the tool text, the check's own stringify). */
+const escaped = [0, 1, 2, 3].map((n) => {
+  let v = VALUE;
+  for (let i = 0; i < n; i++) v = JSON.stringify(v).slice(1, -1);
+  return v;
+});
+const forms = [...escaped, Buffer.from(VALUE).toString('base64'), Buffer.from(VALUE).toString('hex')];
 
 function assertNoValue(value: unknown, what: string): void {
   const text = JSON.stringify(value);
@@ -178,7 +186,7 @@ describe('akc mcp', () => {
       command: process.execPath,
       args: [
         '-e',
-        'const v = process.env.TOKEN; console.log("raw:" + v); console.error("b64:" + Buffer.from(v).toString("base64")); console.log("len:" + v.length)',
+        'const v = process.env.TOKEN; console.log("raw:" + v); console.error("b64:" + Buffer.from(v).toString("base64")); console.log("len:" + v.length); console.log("json:" + JSON.stringify({ v }))',
       ],
       env: { TOKEN: SECRET },
       purpose: 'run a script',
@@ -189,6 +197,7 @@ describe('akc mcp', () => {
     assert.equal(out.exitCode, 0, JSON.stringify(out));
     assert.equal(out.timedOut, false);
     assert.match(out.stdout, /raw:\[REDACTED:UPSTREAM_TOKEN\]/);
+    assert.match(out.stdout, /^json:\{"v":"\[REDACTED:UPSTREAM_TOKEN\]"\}$/m);
     assert.match(out.stdout, new RegExp(`len:${VALUE.length}`), 'the command really had the value');
     assert.match(out.stderr, /b64:\[REDACTED/);
   });

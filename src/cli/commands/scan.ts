@@ -1,8 +1,10 @@
 /**
  * `akc scan PATH… [--git] [--json]`: finds stored secret values — every version, current,
- * previous and retired, raw and base64 / base64url / hex / URL-encoded — in files and,
- * with --git, in every blob reachable from any ref of the repository at each PATH.
- * Prints `path:line secret (vN, encoding)` (`commit:path:line …` for history), never a
+ * previous and retired, in every form `akc run` redacts (raw, base64 / base64url / hex /
+ * URL-encoded, JSON / shell / YAML / Python repr escaped, and each line of a multi-line
+ * value on its own) — in files and, with --git, in every blob reachable from any ref of
+ * the repository at each PATH. Prints `path:line secret (vN, encoding)` (`, line N of the
+ * value` for one line of a multi-line value; `commit:path:line …` for history), never a
  * value; exits 1 when anything is found, 0 when clean.
  *
  * Opens the vault directly (a human command: OS keychain or master password); no host
@@ -26,6 +28,8 @@ interface ReportedFinding {
   version: number;
   state: string;
   encoding: string;
+  /** One line of a multi-line value was found: its number. */
+  valueLine?: number;
   commit?: string;
   blob?: string;
 }
@@ -82,14 +86,24 @@ export async function scan(ctx: CommandContext): Promise<number> {
     if (ctx.json) return;
     const where = f.commit ? `${f.commit.slice(0, 12)}:${f.path}:${f.line}` : `${f.path}:${f.line}`;
     // File names in a scanned tree are anyone's choice: inert on the terminal.
-    ctx.io.stdout.write(`${sanitizeLine(where, 4096)} ${sanitizeLine(f.secret)} (v${f.version}, ${f.encoding})\n`);
+    const part = f.valueLine === undefined ? '' : `, line ${f.valueLine} of the value`;
+    ctx.io.stdout.write(`${sanitizeLine(where, 4096)} ${sanitizeLine(f.secret)} (v${f.version}, ${f.encoding}${part})\n`);
   };
   const fileStats: FileScanStats = { files: 0, bytes: 0, skipped: [] };
   const gitStats: GitScanStats = { blobs: 0, bytes: 0 };
   const started = process.hrtime.bigint();
   const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
   const report = (f: Finding, path: string, extra: Partial<ReportedFinding> = {}): void =>
-    print({ path, line: f.line, secret: f.secret, version: f.version, state: f.state, encoding: f.encoding, ...extra });
+    print({
+      path,
+      line: f.line,
+      secret: f.secret,
+      version: f.version,
+      state: f.state,
+      encoding: f.encoding,
+      ...(f.valueLine === undefined ? {} : { valueLine: f.valueLine }),
+      ...extra,
+    });
   let completed = false;
   try {
     if (!patterns.empty) {

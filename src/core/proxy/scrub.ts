@@ -1,142 +1,80 @@
 /**
  * Scrubbing a secret out of what comes back from an upstream: header values and a
- * streamed body. The body scrubber holds back only the end of a chunk that could be the
- * start of a value (at most the longest needle − 1 bytes), so a value split across chunks
- * (or TCP segments) is still found, memory stays constant whatever the body size, and a
- * chunk that ends cleanly (a server-sent event) goes out at once.
+ * streamed body. It is the redactor's matcher (one Aho-Corasick automaton, redact/), so
+ * the body scrubber holds back only the end of a chunk that could be the start of a
+ * needle (at most the longest needle − 1 bytes): a value split across chunks (or TCP
+ * segments) is still found, memory stays constant whatever the body size, and a chunk
+ * that ends cleanly (a server-sent event) goes out at once.
  *
- * Needles: the value itself and its common encodings (base64, base64url, hex, URL and
- * JSON escaping), plus any extra whole credentials (e.g. the basic-auth token).
+ * Needles: the value in every form `akc run` redacts (redact/encodings.ts: raw, base64,
+ * base64url, hex, URL, JSON / shell / YAML / Python repr escapes, each line of a
+ * multi-line value), plus any extra whole credentials (e.g. the basic-auth token).
  */
 import { Transform, type TransformCallback } from 'node:stream';
+import { encodedForms } from '../redact/encodings.js';
+import { PatternSet, Redactor } from '../redact/redactor.js';
 
-export interface Needle {
-  bytes: Buffer;
-}
-
-/** The value and its encodings, longest first, without duplicates. */
+/** The value's forms and the extra credentials, without duplicates (copies: the caller zeroes its own). */
 export function needlesFor(value: Buffer, extra: readonly Buffer[] = []): Buffer[] {
-  const text = value.toString('utf8');
-  const forms: Buffer[] = [Buffer.from(value), ...extra.map((b) => Buffer.from(b))];
-  if (value.length >= 4) {
-    forms.push(Buffer.from(value.toString('base64')));
-    forms.push(Buffer.from(value.toString('base64url')));
-    forms.push(Buffer.from(value.toString('base64').replace(/=+$/, '')));
-    forms.push(Buffer.from(value.toString('hex')));
-    forms.push(Buffer.from(value.toString('hex').toUpperCase()));
-    forms.push(Buffer.from(encodeURIComponent(text)));
-    forms.push(Buffer.from(JSON.stringify(text).slice(1, -1)));
-  }
-  const seen = new Set<string>();
-  const out: Buffer[] = [];
-  for (const f of forms) {
-    if (f.length === 0) continue;
-    const key = f.toString('latin1');
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(f);
-  }
-  return out.sort((a, b) => b.length - a.length);
+  const out = value.length > 0 ? encodedForms(value).map((f) => f.bytes) : [];
+  for (const e of extra) if (e.length > 0 && !out.some((n) => n.equals(e))) out.push(Buffer.from(e));
+  return out;
 }
 
 export class Scrubber {
   private readonly needles: Buffer[];
-  private readonly replacement: Buffer;
-  readonly maxLen: number;
+  private readonly set: PatternSet;
+  private readonly markers: Buffer[];
 
+  /** Each needle is searched for as it is; matches become `[REDACTED:<label>]`. */
   constructor(needles: readonly Buffer[], label: string) {
     this.needles = needles.filter((n) => n.length > 0);
-    this.replacement = Buffer.from(`[REDACTED:${label}]`);
-    this.maxLen = Math.max(0, ...this.needles.map((n) => n.length));
+    this.set = new PatternSet(
+      [],
+      this.needles.map((bytes) => ({ owner: 0, bytes })),
+    );
+    this.markers = [Buffer.from(`[REDACTED:${label}]`)];
+  }
+
+  /** Length of the longest needle. */
+  get maxLen(): number {
+    return this.set.maxLength;
   }
 
   /** Replaces every needle in `s`. */
   scrubString(s: string): string {
     if (this.needles.length === 0) return s;
-    const buf = Buffer.from(s, 'utf8');
-    const { out } = this.scan(buf, buf.length, true);
-    return out.toString('utf8');
-  }
-
-  /**
-   * Replaces complete matches in `buf[0, end)`. Returns the scrubbed output for bytes that
-   * can no longer be part of a match, and how many input bytes it covers; with `final`
-   * everything is covered.
-   */
-  private scan(buf: Buffer, end: number, final: boolean): { out: Buffer; consumed: number } {
-    // Bytes from `safe` on may start a match that continues in the next chunk.
-    const safe = final ? end : end - this.partialTail(buf, end);
-    const parts: Buffer[] = [];
-    let pos = 0;
-    const next = this.needles.map((n) => buf.indexOf(n, 0));
-    for (;;) {
-      let best = -1;
-      let bestLen = 0;
-      for (let i = 0; i < this.needles.length; i++) {
-        let at = next[i]!;
-        if (at !== -1 && at < pos) at = next[i] = buf.indexOf(this.needles[i]!, pos);
-        if (at === -1 || at + this.needles[i]!.length > end) continue;
-        if (best === -1 || at < best || (at === best && this.needles[i]!.length > bestLen)) {
-          best = at;
-          bestLen = this.needles[i]!.length;
-        }
-      }
-      // A complete match starting in the held-back tail is found again with the next chunk.
-      if (best === -1 || best >= safe) break;
-      parts.push(buf.subarray(pos, best), this.replacement);
-      pos = best + bestLen;
-    }
-    const cut = Math.max(pos, safe);
-    parts.push(buf.subarray(pos, cut));
-    return { out: Buffer.concat(parts), consumed: cut };
-  }
-
-  /**
-   * The length of the longest suffix of `buf[0, end)` that is a proper prefix of a needle:
-   * only those bytes must wait for the next chunk. Holding back less than a full needle
-   * length keeps streams (server-sent events) flowing: a chunk that ends cleanly is passed
-   * on at once.
-   */
-  private partialTail(buf: Buffer, end: number): number {
-    let longest = 0;
-    for (const n of this.needles) {
-      for (let k = Math.min(n.length - 1, end); k > longest; k--) {
-        if (buf.compare(n, 0, k, end - k, end) === 0) {
-          longest = k;
-          break;
-        }
-      }
-    }
-    return longest;
+    const r = new Redactor(this.set, this.markers);
+    const head = r.write(Buffer.from(s, 'utf8'));
+    const tail = r.end();
+    return Buffer.concat([head, tail]).toString('utf8');
   }
 
   /** A Transform that scrubs a byte stream. */
   stream(): Transform {
-    let pending: Buffer = Buffer.alloc(0);
-    const scan = (buf: Buffer, final: boolean): { out: Buffer; consumed: number } => this.scan(buf, buf.length, final);
-    const empty = this.needles.length === 0;
+    if (this.needles.length === 0) return new Transform({ transform: (chunk: Buffer, _enc, cb: TransformCallback) => cb(null, chunk) });
+    const r = new Redactor(this.set, this.markers);
     return new Transform({
       transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-        if (empty) return cb(null, chunk);
-        const buf = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-        const { out, consumed } = scan(buf, false);
-        pending = Buffer.from(buf.subarray(consumed));
+        const out = r.write(chunk);
         if (out.length) this.push(out);
         cb();
       },
       flush(cb: TransformCallback) {
-        if (!empty && pending.length) {
-          const { out } = scan(pending, true);
-          if (out.length) this.push(out);
-        }
-        pending = Buffer.alloc(0);
+        const out = r.end();
+        if (out.length) this.push(out);
         cb();
+      },
+      destroy(err: Error | null, cb: (error: Error | null) => void) {
+        r.destroy();
+        cb(err);
       },
     });
   }
 
-  /** Zeroes the needles (call when the request is over). */
+  /** Zeroes the needles and the automaton (call when the request is over). */
   wipe(): void {
     for (const n of this.needles) n.fill(0);
+    this.set.destroy();
   }
 }

@@ -1,7 +1,8 @@
 /**
- * Streaming redaction of secret values (DESIGN §9, `akc run`): every occurrence of each
- * value and of its base64, base64url, hex (lower/upper) and URL-encoded forms becomes
- * `[REDACTED:<label>]`.
+ * Streaming redaction of secret values (DESIGN §9, `akc run`, MCP's run_with_secrets, the
+ * proxy's scrubber): every occurrence of each value and of each of its forms (encodings.ts:
+ * base64, base64url, hex, URL, JSON / shell / YAML / Python repr escapes, each line of a
+ * multi-line value) becomes `[REDACTED:<label>]`.
  *
  * - One Aho-Corasick automaton over bytes finds all forms of all values in one pass
  *   (aho-corasick.ts); the forms and the base64 alignment handling are in encodings.ts.
@@ -13,8 +14,10 @@
  * - Held bytes are zeroed when released; `destroy()` zeroes the patterns and the table.
  *
  * Limits (documented in the README): a value split by something else (line-wrapped
- * base64, a JSON escape inside it, mixed-case hex) is not recognized; a stream stalled in
- * the middle of a possible value holds those bytes back until more output or the end.
+ * base64, mixed-case hex, an escape style not in escapes.ts) is not recognized; a line of
+ * a multi-line value shorter than MIN_LINE_LENGTH is not redacted on its own; a stream
+ * stalled in the middle of a possible value holds those bytes back until more output or
+ * the end.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { Automaton, StreamMatcher, type MatchSink } from './aho-corasick.js';
@@ -30,6 +33,14 @@ export interface PatternInfo {
   /** Index of the value (in the list given to PatternSet) this pattern finds. */
   owner: number;
   encoding: EncodingName;
+  /** The 1-based line of a multi-line value this pattern is (absent: the whole value). */
+  line?: number;
+}
+
+/** A pattern searched for as it is (no derived forms), e.g. a credential built from a value. */
+export interface ExactPattern {
+  owner: number;
+  bytes: Uint8Array;
 }
 
 /** The compiled forms of a set of values. Shared by any number of streams. */
@@ -38,16 +49,22 @@ export class PatternSet {
   readonly info: PatternInfo[];
   private readonly patterns: Buffer[];
 
-  constructor(values: readonly Uint8Array[]) {
+  /** `exact` patterns are copied (the caller zeroes its own) and matched as given. */
+  constructor(values: readonly Uint8Array[], exact: readonly ExactPattern[] = []) {
     const patterns: Buffer[] = [];
     const info: PatternInfo[] = [];
     values.forEach((value, owner) => {
       if (value.length === 0) return;
       for (const form of encodedForms(value)) {
         patterns.push(form.bytes);
-        info.push({ owner, encoding: form.encoding });
+        info.push(form.line === undefined ? { owner, encoding: form.encoding } : { owner, encoding: form.encoding, line: form.line });
       }
     });
+    for (const p of exact) {
+      if (p.bytes.length === 0) continue;
+      patterns.push(Buffer.from(p.bytes));
+      info.push({ owner: p.owner, encoding: 'raw' });
+    }
     this.patterns = patterns;
     this.info = info;
     this.automaton = patterns.length > 0 ? new Automaton(patterns) : null;

@@ -1,8 +1,10 @@
 /**
  * Leak scanning core: one multi-pattern automaton over every stored value (all versions)
- * and its encodings (the redactor's forms: raw, base64, base64url, hex, HEX, URL-encoded),
- * streamed over any number of byte streams with constant memory. A finding names the
- * secret, version and encoding and the line where the match starts — never the value.
+ * and its forms (the redactor's list, redact/encodings.ts: raw, base64, base64url, hex,
+ * HEX, URL-encoded, JSON / shell / YAML / Python repr escapes, each line of a multi-line
+ * value), streamed over any number of byte streams with constant memory. A finding names
+ * the secret, version, form (and the value's line for a line form) and the line where
+ * the match starts — never the value.
  */
 import { StreamMatcher, type MatchSink } from '../redact/aho-corasick.js';
 import type { EncodingName } from '../redact/encodings.js';
@@ -25,6 +27,8 @@ export interface Finding {
   version: number;
   state: string;
   encoding: EncodingName;
+  /** Set when only one line of a multi-line value was found: that line's number (1-based). */
+  valueLine?: number;
   /** 1-based line of the first byte of the match. */
   line: number;
   /** Byte offset of the match in its stream. */
@@ -69,6 +73,8 @@ export class StreamScanner {
   private readonly matcher: StreamMatcher | null;
   private newlines = 0;
   private runLine = 1;
+  /** The value whose match opened the current covered run. */
+  private runOwner = -1;
   /** One finding per (line, secret version, encoding). */
   private readonly seen = new Set<string>();
 
@@ -87,13 +93,20 @@ export class StreamScanner {
       match: (pattern, at, opens) => {
         // Bytes before a run's start are all counted when it opens; an overlapping match
         // is reported on its run's line.
-        if (opens) this.runLine = this.newlines + 1;
         const info = set.info[pattern]!;
+        if (opens) {
+          this.runLine = this.newlines + 1;
+          this.runOwner = info.owner;
+        } else if (info.line !== undefined && info.owner === this.runOwner) {
+          // A line of a value found whole (or of a line already reported): nothing new.
+          return;
+        }
         const owner = owners[info.owner]!;
-        const key = `${this.runLine}\0${info.owner}\0${info.encoding}`;
+        const key = `${this.runLine}\0${info.owner}\0${info.encoding}\0${info.line ?? 0}`;
         if (this.seen.has(key)) return;
         this.seen.add(key);
-        onFinding({ ...owner, encoding: info.encoding, line: this.runLine, offset: at });
+        const where = info.line === undefined ? {} : { valueLine: info.line };
+        onFinding({ ...owner, encoding: info.encoding, ...where, line: this.runLine, offset: at });
       },
     };
     this.matcher = new StreamMatcher(set.automaton, sink);
