@@ -4,10 +4,15 @@ import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 import react from '@vitejs/plugin-react';
 
+// Source maps for the main and preload bundles only when asked (the Electron tests build
+// with them so line coverage maps back to src/); the shipped build stays as it is.
+const sourcemap = process.env.AKC_BUILD_SOURCEMAPS === '1';
+
 export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
+      sourcemap,
       lib: {
         entry: {
           index: resolve(import.meta.dirname, 'src/main/index.ts'),
@@ -23,6 +28,7 @@ export default defineConfig({
   preload: {
     build: {
       outDir: 'out/preload',
+      sourcemap,
       // Nothing but electron may be required from a sandboxed preload: bundle everything.
       externalizeDeps: false,
       lib: { entry: resolve(import.meta.dirname, 'src/preload/index.ts'), formats: ['cjs'], fileName: () => 'index.cjs' },

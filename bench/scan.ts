@@ -83,7 +83,10 @@ function main(): void {
     must(akc(['secret', 'set', `BENCH_${i}`, '--password-stdin', '--value-stdin'], `${PASSWORD}\n${value}`), 'secret set');
     if (i < 5) {
       // A second version: the first stays in history and is searched too.
-      must(akc(['secret', 'set', `BENCH_${i}`, '--password-stdin', '--value-stdin'], `${PASSWORD}\n${value}-v2`), 'secret set v2');
+      must(
+        akc(['secret', 'set', `BENCH_${i}`, '--new-version', '--password-stdin', '--value-stdin'], `${PASSWORD}\n${value}-v2`),
+        'secret set v2',
+      );
     }
   }
 

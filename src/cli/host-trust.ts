@@ -1,5 +1,5 @@
 /**
- * Who the CLI agrees to talk to (issue 16). Before sending a byte, the CLI reads the
+ * Who the CLI agrees to talk to. Before sending a byte, the CLI reads the
  * server's uid from the kernel (the client side of SO_PEERCRED: the uid of the process
  * that bound the socket): it must be our own uid or the configured service user's (the
  * hardened mode). Any other server is refused with one line.

@@ -179,6 +179,26 @@ export class InputReader {
   }
 
   /**
+   * A yes/no question on the terminal (answer echoed; only "y"/"yes" is yes). Asked where
+   * the password prompt would be: stdin when it is a terminal, else the controlling terminal
+   * when stdin carries only the value. Null when there is no terminal to ask on.
+   */
+  async confirm(question: string): Promise<boolean | null> {
+    const { stdin, stderr } = this.io;
+    if (stdin.isTTY) return yes(await readLine(stdin, stderr, question));
+    if (this.opts.valueStdin && !this.opts.passwordStdin) {
+      const terminal = this.io.openTerminal?.() ?? null;
+      if (!terminal) return null;
+      try {
+        return yes(await readLine(terminal.input, terminal.output, question));
+      } finally {
+        terminal.close();
+      }
+    }
+    return null;
+  }
+
+  /**
    * No-echo prompt on the terminal. When stdin carries the value (`--value-stdin < keyfile`)
    * the password is asked on the controlling terminal instead, as ssh and sudo do.
    */
@@ -200,6 +220,35 @@ export class InputReader {
       hint: what === 'the value' ? 'pass --value-stdin and pipe the value in' : 'pass --password-stdin and pipe the password in',
     });
   }
+}
+
+const yes = (answer: string): boolean => /^\s*y(es)?\s*$/i.test(answer);
+
+/** Reads one echoed line from a terminal (cooked mode: the terminal echoes and edits it). */
+function readLine(input: NodeJS.ReadableStream, output: NodeJS.WritableStream, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let line = '';
+    output.write(text);
+    input.resume();
+    const done = (err: Error | null): void => {
+      input.removeListener('data', onData);
+      input.removeListener('end', onEnd);
+      input.pause();
+      if (err) reject(err);
+      else resolve(line);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      const s = chunk.toString();
+      const nl = s.search(/[\r\n]/);
+      if (s.includes('\u0003')) return done(new AkcError('INVALID_ARGUMENT', 'cancelled'));
+      line += nl === -1 ? s : s.slice(0, nl);
+      if (nl !== -1) done(null);
+    };
+    // Ctrl-D on an empty line: no answer, which is "no".
+    const onEnd = (): void => done(null);
+    input.on('data', onData);
+    input.on('end', onEnd);
+  });
 }
 
 /** Reads a line from a TTY in raw mode without echoing it. Ctrl-C aborts. */

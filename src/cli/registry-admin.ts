@@ -82,9 +82,12 @@ export const ADMIN_COMMANDS: Command[] = [
   },
   {
     path: ['unblock'],
-    summary: 'lift an agent’s block',
-    usage: 'akc unblock AGENT [--password-stdin]',
-    details: PASSWORD_NOTE,
+    summary: 'lift a block: an agent’s, or a program’s blocked from a prompt',
+    usage: 'akc unblock AGENT|prog:FINGERPRINT|GRANT_ID [--password-stdin]',
+    details:
+      'A program blocked from a prompt ("Deny & block", `b` in the daemon) is not an agent: name it by\n' +
+      'the fingerprint `akc grants` shows (prog: and at least 8 hex digits) or by the block’s grant id.\n' +
+      PASSWORD_NOTE,
     flags: {},
     run: async (ctx) => (await grant()).unblock(ctx),
   },

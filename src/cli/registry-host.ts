@@ -30,7 +30,7 @@ export const HOST_COMMANDS: Command[] = [
   {
     path: ['run'],
     summary: 'run a command with secrets in its environment; its output is redacted',
-    usage: 'akc run [--env VAR=NAME…] [--proxy BINDING…] [--purpose P] [--no-redact] [--agent HINT] -- CMD ARGS…',
+    usage: 'akc run [--env VAR=NAME…] [--env-file FILE…] [--proxy BINDING…] [--purpose P] [--no-redact] [--agent HINT] -- CMD ARGS…',
     details:
       'One approval covers every secret. The values exist only in the child’s environment (never\n' +
       'in argv nor in akc’s own environment). The child’s stdout/stderr pass through a streaming\n' +
@@ -39,6 +39,12 @@ export const HOST_COMMANDS: Command[] = [
       'value become [REDACTED:NAME], even when split across writes. stdin, the exit code and\n' +
       'signals pass through (SIGINT, SIGTERM, SIGHUP are forwarded). The leases end when the\n' +
       'child exits.\n' +
+      'When stdout and stderr are one file (a terminal, 2>&1) the child writes both into one channel,\n' +
+      'so its lines keep their order; to two different files each is relayed as it arrives.\n' +
+      '--env-file FILE reads a dotenv file: KEY=akc://SECRET_NAME lines are secrets of this run (as\n' +
+      '`op run --env-file` reads op:// references), every other KEY=value is passed literally.\n' +
+      '(Node itself checks every --env-file FILE on its command line: a missing one ends akc with\n' +
+      '`node: FILE: not found`, exit 9, before it starts.)\n' +
       '--no-redact passes the output through untouched; it is shown in the approval and audited.\n' +
       '--proxy BINDING sets the binding’s base-URL variable (e.g. OPENAI_BASE_URL) to the brokering\n' +
       'proxy and a placeholder key: the child calls the API without ever holding the credential.\n' +
@@ -47,6 +53,7 @@ export const HOST_COMMANDS: Command[] = [
       'sets it); the approval says so.',
     flags: {
       env: { value: true, repeat: true },
+      'env-file': { value: true, repeat: true },
       proxy: { value: true, repeat: true },
       purpose: { value: true },
       'no-redact': {},
@@ -83,7 +90,7 @@ export const HOST_COMMANDS: Command[] = [
       'Looks for every version of every secret, raw and base64 / base64url / hex / URL-encoded,\n' +
       'JSON / shell / YAML / Python-repr escaped, and each line (8+ characters) of a multi-line\n' +
       'value on its own. Prints path:line NAME (vN, encoding[, line N of the value]), never a\n' +
-      'value; exit 1 when anything is found, 0 when clean. Symlinks are not followed; .git is\n' +
+      'value; exit 1 when anything is found, 0 when clean, 2 when a PATH does not exist. Symlinks are not followed; .git is\n' +
       'skipped, node_modules too unless given as PATH.\n' +
       '--git also scans every blob reachable from any ref of the repository at PATH and prints\n' +
       'commit:path:line for the commit that introduced it. Opens the vault directly (OS keychain\n' +

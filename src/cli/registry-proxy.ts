@@ -9,7 +9,7 @@ export const PROXY_COMMANDS: Command[] = [
     summary: 'add a brokering-proxy binding: agents call the upstream through the host, without the key',
     usage:
       "akc proxy add NAME --upstream URL --secret SECRET [--header 'Name: … {{secret}}' | --query 'param={{secret}}' | --basic-auth USER]\n" +
-      "       [--allow 'METHOD /path-glob']… [--allow-private] [--base-url-env VAR] [--replace] [--password-stdin]",
+      "       [--allow 'METHOD /path-glob']… [--allow-private] [--base-url-env VAR] [--placeholder-env VAR] [--replace] [--password-stdin]",
     details:
       'Agents call http://127.0.0.1:<port>/NAME/<path> (or the same over the proxy socket beside the agent\n' +
       'socket); the host asks for approval (showing method, host and path), adds the credential — by default\n' +
@@ -17,7 +17,10 @@ export const PROXY_COMMANDS: Command[] = [
       "--allow limits methods and paths ('POST /v1/**': `*` stays within one path segment, `**` crosses them;\n" +
       "'*' as the method allows any). Without --allow-private, upstreams on loopback, link-local or private\n" +
       'addresses are refused (http:// upstreams need it too). --base-url-env names the variable an SDK reads\n' +
-      'its base URL from (known: OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GROQ_BASE_URL). Needs the master password.',
+      'its base URL from (known: OPENAI_BASE_URL, ANTHROPIC_BASE_URL, GROQ_BASE_URL). --placeholder-env names\n' +
+      'the variable `akc run --proxy` sets to a placeholder key, for SDKs that refuse to start without one\n' +
+      '(default for those hosts: OPENAI_API_KEY, ANTHROPIC_API_KEY, GROQ_API_KEY); the proxy drops it and\n' +
+      'adds the real credential. Needs the master password.',
     flags: {
       upstream: { value: true },
       secret: { value: true },
@@ -27,6 +30,7 @@ export const PROXY_COMMANDS: Command[] = [
       allow: { value: true, repeat: true },
       'allow-private': {},
       'base-url-env': { value: true },
+      'placeholder-env': { value: true },
       replace: {},
     },
     run: async (ctx) => (await proxy()).add(ctx),

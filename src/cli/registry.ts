@@ -68,9 +68,12 @@ export const COMMANDS: Command[] = [
     path: ['secret', 'set'],
     summary: 'store a value (adds a version) and metadata',
     usage:
-      'akc secret set NAME [--type T] [--description D] [--owner O] [--tag T]… [--canary] [--value-stdin [--keep-newline]] [--password-stdin]',
+      'akc secret set NAME [--new-version] [--type T] [--description D] [--owner O] [--tag T]… [--canary] [--value-stdin [--keep-newline]] [--password-stdin]',
     details:
       'The value comes from a no-echo prompt or --value-stdin, never from the command line.\n' +
+      'For a NAME that exists, a new version is asked for on the terminal; without one, pass --new-version.\n' +
+      'The version it replaces stays readable to existing grants for the grace period (default 1h,\n' +
+      '`akc secret policy NAME --grace D`), then retires.\n' +
       'With --password-stdin and --value-stdin, line 1 of stdin is the password and the rest the value;\n' +
       'with --value-stdin alone (`akc secret set K --value-stdin < keyfile`) the password is asked on\n' +
       'the terminal. --value-stdin drops exactly one trailing newline (\\n or \\r\\n, as echo and editors\n' +
@@ -83,6 +86,7 @@ export const COMMANDS: Command[] = [
       owner: { value: true },
       tag: { value: true, repeat: true },
       canary: {},
+      'new-version': {},
       'value-stdin': {},
       'keep-newline': {},
     },
@@ -101,6 +105,18 @@ export const COMMANDS: Command[] = [
     usage: 'akc secret show NAME [--json]',
     flags: {},
     run: async (ctx) => (await secret()).show(ctx),
+  },
+  {
+    path: ['secret', 'reveal'],
+    summary: 'show a value to a human: on the terminal, or copied to the clipboard (cleared after 30 s)',
+    usage: 'akc secret reveal NAME [--version N] [--clipboard] [--force] [--json] [--password-stdin]',
+    details:
+      'Needs the master password every time (never the keychain) and is audited (secret.reveal).\n' +
+      'The value is printed only to a terminal; to a pipe or file only with --force (byte for byte)\n' +
+      'or --json. --clipboard copies it with wl-copy, xclip, xsel or pbcopy and clears the clipboard\n' +
+      'after 30 s unless something else was copied meanwhile. Agents read values with `akc get`.',
+    flags: { version: { value: true }, clipboard: {}, force: {} },
+    run: async (ctx) => (await import('./commands/reveal.js')).reveal(ctx),
   },
   {
     path: ['secret', 'rm'],

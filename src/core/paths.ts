@@ -1,4 +1,4 @@
-/** The process's own paths (DESIGN §3), from the pure resolvers in shared/paths. */
+/** The process's own paths, from the pure resolvers in shared/paths. */
 import os from 'node:os';
 import { resolveDataDir, resolveKeychainService, resolveSocketPath, type PathContext } from '../shared/paths.js';
 import type { ServiceConfig } from '../shared/service-protocol.js';

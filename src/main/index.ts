@@ -11,6 +11,7 @@ import { app, BrowserWindow, dialog, Menu, nativeTheme, Notification, session, t
 import { DesktopService } from '../core/desktop/service';
 import { rendererSource } from '../core/desktop/renderer-source';
 import { hardenProcess } from '../core/host/harden-process';
+import { assertHostPlatform } from '../core/host/platform';
 import { parseTrayAction, type TrayAction } from '../core/desktop/tray-model';
 import { NapiKeychain } from '../core/keychain/napi-keychain';
 import type { Logger } from '../core/logger';
@@ -50,7 +51,11 @@ if (!app.requestSingleInstanceLock()) {
 } else {
   registerAppScheme();
   hardenWebContents();
-  void app.whenReady().then(start, (err: unknown) => fatal(err));
+  // fatal() for a failure anywhere in start(), not only in whenReady.
+  void app
+    .whenReady()
+    .then(start)
+    .catch((err: unknown) => fatal(err));
 }
 
 let mainWindow: BrowserWindow | null = null;
@@ -68,6 +73,7 @@ function fatal(err: unknown): void {
 }
 
 async function start(): Promise<void> {
+  assertHostPlatform();
   const paths = resolvePaths();
   hardenSession(session.defaultSession, DEV_URL ? devCsp(DEV_URL) : CSP);
   if (!DEV_URL) serveRenderer(RENDERER_DIR);
@@ -96,12 +102,7 @@ async function start(): Promise<void> {
     if (arrived.length > 0) notify(list.filter((a) => arrived.includes(a.id)));
   });
 
-  try {
-    await svc.start({ unlockWithKeychain: true });
-  } catch (err) {
-    fatal(err);
-    return;
-  }
+  await svc.start({ unlockWithKeychain: true });
 
   createMainWindow();
   try {
@@ -147,7 +148,10 @@ function createMainWindow(): BrowserWindow {
   win.on('closed', () => {
     if (mainWindow === win) mainWindow = null;
   });
-  void win.loadURL(urlFor('#/'));
+  // Rejects when the load is aborted (the window closed meanwhile) or fails: nothing to do.
+  win
+    .loadURL(urlFor('#/'))
+    .catch((err: unknown) => logger.warn(`main window did not load: ${err instanceof Error ? err.message : 'error'}`));
   mainWindow = win;
   return win;
 }

@@ -1,5 +1,5 @@
 /**
- * The approval popup (DESIGN §6): a small frameless window, always on top (screen-saver
+ * The approval popup: a small frameless window, always on top (screen-saver
  * level), on every workspace, excluded from screenshots, showing one pending request at
  * `#/approval?id=<id>`. One window shows one request: when it ends, the window is
  * replaced by one for the next (so the renderer's "Allow after 1 s" starts again).

@@ -1,5 +1,5 @@
 /**
- * Secure defaults for every window (DESIGN §2, issue 4): the renderer is served from a
+ * Secure defaults for every window: the renderer is served from a
  * privileged `app://renderer/` scheme (never file:// or a remote origin) with a strict
  * Content-Security-Policy; navigation, new windows, webviews and permission requests are
  * refused.

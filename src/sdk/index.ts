@@ -50,7 +50,7 @@ export interface ConnectOptions {
   timeoutMs?: number;
 }
 
-/** Where the host listens by default on this machine (DESIGN §3). */
+/** Where the host listens by default on this machine. */
 export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
   return resolveSocketPath({
     platform: process.platform,

@@ -13,6 +13,7 @@ import { SECRET_NAME_PATTERN, SECRET_TYPES, type SecretType } from './secrets.js
 const secretName = z.string().regex(SECRET_NAME_PATTERN, { error: 'expected a secret name' });
 const password = z.string().min(1).max(1024);
 const agentName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'expected an agent name' });
+const bindingName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'expected a binding name' });
 export const UI_SCOPES = ['once', '15m', '1h', 'until_lock', 'always'] as const;
 export type UiScope = (typeof UI_SCOPES)[number];
 
@@ -98,6 +99,27 @@ export const contractInputs = {
   rotateSecret: z.strictObject({ name: secretName, value: z.string().min(1).max(65536).optional() }),
   clearAlert: z.strictObject({ id: z.int().positive().optional(), all: z.boolean().optional() }),
   setGuardSetting: z.strictObject({ key: z.string().min(1).max(64), value: z.string().max(200), password }),
+
+  /** Brokering-proxy bindings (core/proxy/admin.ts, as `akc proxy …`): names and URLs, never a value. */
+  listProxyBindings: z.strictObject({}),
+  /** Adds (or with `replace`, changes) a binding; where a secret may be sent, so it needs the password. */
+  saveProxyBinding: z.strictObject({
+    name: bindingName,
+    upstream: z.string().min(1).max(2048),
+    secret: secretName,
+    auth: z.discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('header'), header: z.string().min(1).max(128), template: z.string().min(1).max(1024) }),
+      z.strictObject({ kind: z.literal('query'), param: z.string().min(1).max(128), template: z.string().min(1).max(1024) }),
+      z.strictObject({ kind: z.literal('basic'), user: z.string().min(1).max(256) }),
+    ]),
+    allow: z.array(z.string().min(1).max(256)).max(64),
+    allowPrivate: z.boolean(),
+    baseUrlEnv: z.string().max(128).nullable(),
+    replace: z.boolean(),
+    password,
+  }),
+  /** Removing only takes a path away: no password, as revoking an agent. */
+  removeProxyBinding: z.strictObject({ name: bindingName }),
   quitApp: z.strictObject({}),
 };
 
@@ -274,6 +296,35 @@ export interface LifecycleView {
   guard: { key: string; value: unknown; default: unknown; description: string }[];
 }
 
+export type ProxyAuthView = VerbInput<'saveProxyBinding'>['auth'];
+
+export interface ProxyBindingView {
+  name: string;
+  /** Normalised origin and base path: `https://api.openai.com`. */
+  upstream: string;
+  secret: string;
+  auth: ProxyAuthView;
+  /** `METHOD /path-glob` rules; empty = every method and path. */
+  allow: string[];
+  allowPrivate: boolean;
+  baseUrlEnv: string | null;
+  /** Where an agent calls it (`http://127.0.0.1:PORT/NAME`), or null before a host chose the port. */
+  url: string | null;
+  /** The variables `akc run --proxy NAME` sets (base URL, placeholder key), or null without a URL. */
+  env: Record<string, string> | null;
+  secretExists: boolean;
+  /** 'refused': the row changed outside Agent Keychain, and the proxy ignores it. */
+  integrity: 'trusted' | 'unverified' | 'refused';
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ProxyBindingsView {
+  /** The proxy this app runs: loopback URL (null: TCP off or not chosen yet) and Unix socket. */
+  proxy: { url: string | null; socket: string; running: boolean };
+  bindings: ProxyBindingView[];
+}
+
 export type RotateOutcome = { kind: 'rotated'; name: string; version: number } | { kind: 'pending'; name: string; since: number };
 
 export interface VerbOutputs {
@@ -308,6 +359,9 @@ export interface VerbOutputs {
   rotateSecret: RotateOutcome;
   clearAlert: { cleared: number };
   setGuardSetting: { key: string };
+  listProxyBindings: ProxyBindingsView;
+  saveProxyBinding: ProxyBindingView;
+  removeProxyBinding: { name: string };
 }
 
 export type VerbOutput<V extends Verb> = VerbOutputs[V];

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'PROTOCOL',
   'IO',
   'INTERNAL',
+  'UNSUPPORTED_PLATFORM',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,5 +1,5 @@
 /**
- * Default locations (DESIGN §3) as pure functions of the platform facts, so the hosts, the
+ * Default locations as pure functions of the platform facts, so the hosts, the
  * CLI and the SDK agree on them and tests can try every platform on any machine.
  * Callers pass in process.platform, process.env, os.homedir() and the user name.
  */

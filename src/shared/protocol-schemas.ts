@@ -1,5 +1,5 @@
 /**
- * Receiver-side validation of wire protocol v1 (DESIGN §8). The host runs every incoming
+ * Receiver-side validation of wire protocol v1. The host runs every incoming
  * line through decodeRequestLine; tests also check the host's results against the result
  * schemas. Objects are strict: an unknown key is an error, not silently dropped, so a
  * typo'd `purpouse` is reported instead of ignored.
@@ -258,7 +258,7 @@ export function decodeRequestLine(line: string): DecodeRequestResult {
   return { ...params, id };
 }
 
-/** The error for an oversized line (§8); the host sends it and closes the connection. */
+/** The error for an oversized line (over MAX_FRAME_BYTES); the host sends it and closes the connection. */
 export function frameTooLargeError(maxBytes: number): RpcErrorObject {
   return rpcError('FRAME_TOO_LARGE', `frame too large: lines are limited to ${maxBytes} bytes`);
 }

@@ -1,5 +1,5 @@
 /**
- * Wire protocol v1 between agents and the host (DESIGN §8): constants, error codes,
+ * Wire protocol v1 between agents and the host: constants, error codes,
  * method types and JSON-RPC envelopes. Types and plain data only — no zod here, so the
  * zero-dependency SDK can import this file; receivers validate with protocol-schemas.ts.
  */
@@ -32,7 +32,7 @@ export const RPC_ERROR_CODES = {
 export type RpcErrorCode = (typeof RPC_ERROR_CODES)[keyof typeof RPC_ERROR_CODES];
 
 /**
- * Machine-readable `error.data.reason` values. The domain reasons are normative (§8);
+ * Machine-readable `error.data.reason` values. The domain reasons are normative (part of protocol v1);
  * FRAME_TOO_LARGE is normative for -32600 on an oversized line; the reasons for the other
  * JSON-RPC codes are ours, so that every error the host sends carries a reason.
  */

@@ -81,6 +81,8 @@ export const serviceParamsSchemas = {
     owner: text.optional(),
     tags: z.array(z.string().min(1).max(100)).max(50).optional(),
     canary: z.boolean().optional(),
+    /** Storing over an existing NAME needs this (`akc secret set --new-version` or a yes on the terminal). */
+    newVersion: z.boolean().optional(),
   }),
   'secret.rm': z.strictObject({ auth, name }),
   'secret.show': z.strictObject({ name }),
@@ -175,7 +177,15 @@ export interface ServiceResults {
     secrets: number | null;
     lifecycle: JsonRecord | null;
   };
-  'secret.set': { name: string; version: number; created: boolean };
+  'secret.set': {
+    name: string;
+    version: number;
+    created: boolean;
+    /** The version this one replaced, what it became and when it retires (absent for a new secret). */
+    previous?: number;
+    previousState?: 'previous' | 'retired';
+    previousRetiresAt?: string;
+  };
   'secret.rm': { name: string; deleted: true };
   'secret.show': JsonRecord;
   'secrets.list': ServicePage;

@@ -342,7 +342,7 @@ describe('init', () => {
       await akc(env, ['init', '--keychain', '--password-stdin'], `${PASSWORD}\n`),
       1,
       /^akc: error: failed to write the Secret Service .* entry: /,
-      /Secret Service/,
+      /^akc: hint: no Secret Service in this session \(headless or SSH\?\): keep keychain unlock off: `akc init --no-keychain` \(the default on Linux\), or start one first: `dbus-run-session -- bash`, then in that shell `printf %s PASSWORD \| gnome-keyring-daemon --unlock --components=secrets` .*README "Keychain on a headless Linux box"/,
     );
     assert.equal(fs.existsSync(vaultPath(env.home)), false);
     ok(await akc(env, ['init', '--password-stdin', '--no-keychain'], `${PASSWORD}\n`));
@@ -368,10 +368,24 @@ describe('secrets', () => {
     );
     assert.equal(r1.stdout, 'Created openai/api-key (version 1).\n');
     assert.equal(r1.stderr, '');
-    const r2 = ok(await setSecret(env, 'openai/api-key', 'sk-second'));
-    assert.equal(r2.stdout, 'Updated openai/api-key (version 2).\n');
-    const r3 = ok(await setSecret(env, 'openai/api-key', 'sk-third', ['--json']));
-    assert.deepEqual(JSON.parse(r3.stdout), { name: 'openai/api-key', version: 3, created: false });
+    const r2 = ok(await setSecret(env, 'openai/api-key', 'sk-second', ['--new-version']));
+    assert.match(r2.stdout, /^openai\/api-key now has version 2; version 1 stays readable to existing grants until \S+ \S+Z\.\n$/);
+    const r3 = ok(await setSecret(env, 'openai/api-key', 'sk-third', ['--json', '--new-version']));
+    const j3 = JSON.parse(r3.stdout) as Record<string, unknown>;
+    assert.deepEqual(
+      { ...j3, previousRetiresAt: typeof j3.previousRetiresAt },
+      {
+        name: 'openai/api-key',
+        version: 3,
+        created: false,
+        previous: 2,
+        previousState: 'previous',
+        previousRetiresAt: 'string',
+      },
+    );
+    // Within the default grace of 1h.
+    const retires = Date.parse(j3.previousRetiresAt as string) - Date.now();
+    assert.ok(retires > 59 * 60_000 && retires <= 60 * 60_000, String(retires));
     assert.equal(await reveal(env, 'openai/api-key'), 'sk-third');
     assert.equal(await reveal(env, 'openai/api-key', 1), 'sk-first');
     const meta = JSON.parse(ok(await akc(env, ['secret', 'show', 'openai/api-key', '--json'])).stdout) as Record<string, unknown>;
@@ -380,6 +394,60 @@ describe('secrets', () => {
     assert.equal(meta.owner, 'ops');
     assert.deepEqual(meta.tags, ['ai', 'prod']);
   });
+
+  test('secret set over an existing name: refused without a terminal or --new-version; asked on a terminal', async () => {
+    const env = await initedEnv();
+    ok(await setSecret(env, 'K', 'first'));
+    fails(
+      await setSecret(env, 'K', 'second'),
+      1,
+      'secret K already exists (version 1); nothing was stored',
+      'add --new-version to store the value as version 2 (version 1 stays readable for 1h)',
+    );
+    assert.equal(await reveal(env, 'K'), 'first');
+    // The grace period named in the hint and the message is the secret's own.
+    ok(await akc(env, ['secret', 'policy', 'K', '--grace', '0', '--password-stdin'], `${PASSWORD}\n`));
+    fails(
+      await setSecret(env, 'K', 'second'),
+      1,
+      /already exists/,
+      'add --new-version to store the value as version 2 (version 1 retires at once)',
+    );
+    assert.equal(
+      ok(await setSecret(env, 'K', 'second', ['--new-version'])).stdout,
+      'K now has version 2; version 1 is retired (the grace period is 0).\n',
+    );
+    // A new name needs no flag, and --new-version on a new name just creates it.
+    assert.equal(ok(await setSecret(env, 'NEW', 'x', ['--new-version'])).stdout, 'Created NEW (version 1).\n');
+  });
+
+  test(
+    'secret set over an existing name on a terminal: "n" keeps it, "y" adds a version',
+    { skip: !hasScript && 'needs util-linux script' },
+    async () => {
+      const env = await initedEnv();
+      ok(await setSecret(env, 'K', 'first'));
+      const question = 'K already exists (version 1). Store a new version 2? (version 1 stays readable for 1h) [y/N] ';
+      const no = await akcOnTerminal(env, ['secret', 'set', 'K'], [[question, 'n\r']]);
+      assert.equal(no.code, 1, no.screen);
+      assert.match(no.screen, /akc: error: cancelled; K stays at version 1/);
+      assert.doesNotMatch(no.screen, /Master password/, 'asked before the password');
+      const yes = await akcOnTerminal(
+        env,
+        ['secret', 'set', 'K'],
+        [
+          [question, 'y\r'],
+          ['Master password: ', `${PASSWORD}\r`],
+          ['Value for K: ', 'second\r'],
+        ],
+      );
+      assert.equal(yes.code, 0, yes.screen);
+      assert.match(yes.screen, /K now has version 2; version 1 stays readable to existing grants until \S+ \S+Z\./);
+      assert.ok(!yes.screen.includes('second'), 'the value is not echoed');
+      assert.equal(await reveal(env, 'K'), 'second');
+      assert.equal(await reveal(env, 'K', 1), 'first');
+    },
+  );
 
   test('values are taken byte for byte from stdin (only one trailing newline dropped)', async () => {
     const env = await initedEnv();
@@ -460,7 +528,7 @@ describe('secrets', () => {
     const valueB = 'VALUE-B-' + randomBytes(8).toString('hex');
     ok(await setSecret(env, 'github/token', valueA, ['--type', 'token', '--description', 'CI token']));
     ok(await setSecret(env, 'db/main', valueB, ['--type', 'db_credential']));
-    ok(await setSecret(env, 'db/main', valueB + '-2'));
+    ok(await setSecret(env, 'db/main', valueB + '-2', ['--new-version']));
 
     const outputs: string[] = [];
     const list = ok(await akc(env, ['secret', 'list']));
@@ -508,7 +576,7 @@ describe('secrets', () => {
     assert.match(showText.stdout, /^type +db_credential$/m);
     assert.match(showText.stdout, /^VERSION +STATE +CREATED$/m);
     assert.match(showText.stdout, /^2 +current +\S+ \S+$/m);
-    assert.match(showText.stdout, /^1 +retired +\S+ \S+$/m);
+    assert.match(showText.stdout, /^1 +previous +\S+ \S+$/m);
 
     const showJson = ok(await akc(env, ['secret', 'show', 'db/main', '--json']));
     outputs.push(showJson.stdout);
@@ -518,7 +586,7 @@ describe('secrets', () => {
       meta.versions.map((v) => [v.version, v.state]),
       [
         [2, 'current'],
-        [1, 'retired'],
+        [1, 'previous'],
       ],
     );
     assert.ok(!('value' in meta));
@@ -532,7 +600,7 @@ describe('secrets', () => {
   test('secret rm; rm of a missing secret → NOT_FOUND message', async () => {
     const env = await initedEnv();
     ok(await setSecret(env, 'doomed', 'v1'));
-    ok(await setSecret(env, 'doomed', 'v2'));
+    ok(await setSecret(env, 'doomed', 'v2', ['--new-version']));
     ok(await setSecret(env, 'kept', 'k'));
     const r = ok(await akc(env, ['secret', 'rm', 'doomed', '--password-stdin'], `${PASSWORD}\n`));
     assert.equal(r.stdout, 'Deleted doomed and all its versions.\n');
@@ -624,7 +692,7 @@ describe('vault commands', () => {
       // Reading metadata still works; changes still need (and accept) the password.
       assert.match(ok(await akc(env, ['secret', 'list'])).stdout, /^x +generic +1 /m);
       assert.match(ok(await akc(env, ['secret', 'show', 'x'])).stdout, /^name +x$/m);
-      ok(await setSecret(env, 'x', 'kc-value-2'));
+      ok(await setSecret(env, 'x', 'kc-value-2', ['--new-version']));
       assert.equal(await reveal(env, 'x'), 'kc-value-2');
 
       const on = ok(await akc(env, ['keychain', 'enable', '--password-stdin'], `${PASSWORD}\n`));
@@ -669,7 +737,10 @@ describe('vault commands', () => {
         err,
         /^akc: hint: keychain unlock failed \(the Secret Service .* has no unlock key for this vault\); asking for the master password instead$/m,
       );
-      assert.match(err, /^akc: hint: the keychain entry was deleted; unlock with the master password, then `akc keychain enable`/m);
+      assert.match(
+        err,
+        /^akc: hint: the entry was deleted, or this session reaches another \(new or locked\) keyring; unlock with the master password, then `akc keychain enable`/m,
+      );
       assert.ok(!err.includes(PASSWORD), 'the prompt does not echo the password');
       // Re-enabling stores a new entry.
       ok(await akc(env, ['keychain', 'enable', '--password-stdin'], `${PASSWORD}\n`));
@@ -678,6 +749,41 @@ describe('vault commands', () => {
       keyringClear(env, id);
     }
   });
+
+  test(
+    'Secret Service out of reach (no D-Bus session bus, e.g. over SSH) → "cannot be reached", never "deleted"',
+    { skip: keyringSkip() },
+    async () => {
+      const env = akcEnv();
+      const { id } = JSON.parse(ok(await akc(env, ['init', '--keychain', '--password-stdin', '--json'], `${PASSWORD}\n`)).stdout) as {
+        id: string;
+      };
+      try {
+        const bus = path.join(env.home, 'no-such-bus');
+        const away = { ...env, env: { ...env.env, DBUS_SESSION_BUS_ADDRESS: `unix:path=${bus}` } };
+        const r = await akc(away, ['audit', 'verify']);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            `^akc: hint: keychain unlock failed \\(the Secret Service .* cannot be reached: the D-Bus session bus at ${bus} is unreachable \\(ENOENT\\)\\)`,
+            'm',
+          ),
+          r.stderr,
+        );
+        assert.match(r.stderr, /^akc: hint: unlock with the master password, or run akc in the desktop session that holds the keyring/m);
+        assert.doesNotMatch(r.stderr, /deleted/);
+        const { DBUS_SESSION_BUS_ADDRESS: _bus, ...rest } = env.env;
+        const unset = { ...env, env: { ...rest, XDG_RUNTIME_DIR: env.home } };
+        assert.match(
+          (await akc(unset, ['audit', 'verify'])).stderr,
+          /cannot be reached: no D-Bus session bus in this session \(DBUS_SESSION_BUS_ADDRESS is not set\)/,
+        );
+        assert.ok(keyringLookup(env, id), 'the entry is still there');
+      } finally {
+        keyringClear(env, id);
+      }
+    },
+  );
 
   test('a random or foreign file as vault.db → one-line CORRUPT error with a hint, exit 1', async () => {
     const junk = akcEnv();
@@ -878,10 +984,10 @@ test('grep: a full session never prints the value nor writes it to any file', as
       ['secret', 'set', 'canary', '--password-stdin', '--value-stdin', '--type', 'api_key', '--description', 'grep test'],
       `${PASSWORD}\n${value}\n`,
     );
-    await run(['secret', 'set', 'canary', '--password-stdin', '--value-stdin', '--json'], `${PASSWORD}\n${value2}\n`);
+    await run(['secret', 'set', 'canary', '--new-version', '--password-stdin', '--value-stdin', '--json'], `${PASSWORD}\n${value2}\n`);
     await run(['secret', 'set', 'other', '--password-stdin', '--value-stdin'], `${PASSWORD}\n${value}-other\n`);
     await run(['secret', 'set', 'canary', value, '--password-stdin'], `${PASSWORD}\n`, 2);
-    await run(['secret', 'set', 'canary', '--password-stdin', '--value-stdin'], `wrong password\n${value}\n`, 1);
+    await run(['secret', 'set', 'canary', '--new-version', '--password-stdin', '--value-stdin'], `wrong password\n${value}\n`, 1);
     await run(['secret', 'list']);
     await run(['secret', 'list', '--json']);
     await run(['secret', 'show', 'canary']);

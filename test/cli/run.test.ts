@@ -8,8 +8,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { AKC_BIN, type AkcEnv } from '../helpers/env.js';
+import path from 'node:path';
+import { AKC_BIN, tempDir, type AkcEnv } from '../helpers/env.js';
 import { approve, Child, Daemon, deny, initVault, pendingApprovals, verifyAudit } from '../helpers/daemon.js';
 import { realPython } from '../helpers/python.js';
 
@@ -195,6 +197,82 @@ describe('akc run: escaped and multi-line values', () => {
         `only: ${M_KEY}\njson: "${M_KEY}"\n`,
     );
     for (const l of KEY_LINES) assert.ok(!out.includes(l.slice(0, 30)), 'part of a line leaked');
+  });
+});
+
+describe('akc run: --env-file and output order', () => {
+  test('--env-file: akc:// references are secrets of the run (one approval, redacted), other lines literal', async () => {
+    const dir = tempDir('akc-envfile-');
+    const file = path.join(dir, '.env');
+    fs.writeFileSync(file, '# as op run --env-file reads it\nOPENAI_API_KEY=akc://openai\nexport GH="akc://github"\nMODE=debug\n');
+    const script = 'console.log([process.env.OPENAI_API_KEY, process.env.GH, process.env.MODE].join(" "))';
+    const run = akcRun(['--env-file', file, ...node(script)], '');
+    await run.stderr.waitFor(/request (a_[0-9a-f]+)/);
+    const pending = await pendingApprovals(env);
+    assert.equal(pending.length, 1);
+    assert.deepEqual([...pending[0].secrets].sort(), ['github', 'openai'], 'one approval for both references');
+    await approveRun(run);
+    const r = await run.exited;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${M_OPENAI} ${M_GITHUB} debug\n`);
+    noValues(r.stdout + r.stderr);
+  });
+
+  test('--env-file mistakes are usage errors before anyone is asked; a missing FILE is reported by Node', async () => {
+    const dir = tempDir('akc-envfile-');
+    const bad = path.join(dir, 'bad.env');
+    fs.writeFileSync(bad, 'OK=1\nsk-literal-no-equals\n');
+    const literal = path.join(dir, 'literal.env');
+    fs.writeFileSync(literal, 'MODE=debug\n');
+    const dup = path.join(dir, 'dup.env');
+    fs.writeFileSync(dup, 'K=akc://openai\n');
+    const cases: [string[], string][] = [
+      [['--env-file', bad, '--', 'true'], `akc: error: ${bad}:2: expected KEY=VALUE`],
+      [['--env-file', literal, '--', 'true'], `akc: error: nothing to inject: ${literal} has no KEY=akc://SECRET_NAME line`],
+      [['--env-file', dup, '--env', 'K=github', '--', 'true'], `akc: error: K is set by --env and in --env-file (${dup}:1)`],
+    ];
+    for (const [args, line] of cases) {
+      const r = await akcRun(args, '').exited;
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.split('\n')[0], line);
+      assert.ok(!r.stderr.includes('sk-literal'), 'a line of the file is never quoted');
+    }
+    // Node itself reads any `--env-file X` on its command line (nodejs/node#54232, without
+    // loading it) and exits 9 when X is missing or not a file, before akc runs; with a Node
+    // that leaves script arguments alone akc says it (env-file.test.ts).
+    const missing = path.join(dir, 'missing.env');
+    const r = await akcRun(['--env-file', missing, '--', 'true'], '').exited;
+    assert.ok(r.code === 9 || r.code === 2, `exit ${r.code}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${missing.replace(/[.]/g, '\\.')}: (not found|no such file)`));
+    assert.deepEqual(await pendingApprovals(env), []);
+  });
+
+  test("stdout and stderr to one file (2>&1): the child's lines keep their order", async () => {
+    const dir = tempDir('akc-order-');
+    const file = path.join(dir, 'out.log');
+    const fd = fs.openSync(file, 'w');
+    // A shell writes each line with one write(2), alternating the two streams.
+    const shell = 'i=0; while [ $i -lt 40 ]; do echo "out $i $K"; echo "err $i" >&2; i=$((i+1)); done';
+    const proc = spawn(process.execPath, [AKC_BIN, 'run', '--env', 'K=openai', '--', 'sh', '-c', shell], {
+      env: env.env,
+      stdio: ['ignore', fd, fd],
+    });
+    fs.closeSync(fd);
+    const exited = new Promise<number | null>((resolve) => proc.on('close', resolve));
+    let id: string | undefined;
+    while (!id) {
+      id = /request (a_[0-9a-f]+)/.exec(fs.readFileSync(file, 'utf8'))?.[1];
+      if (!id) await new Promise((r) => setTimeout(r, 50));
+    }
+    const ok = await approve(env, id);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(await exited, 0);
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => /^(out|err) /.test(l));
+    const expected = Array.from({ length: 40 }, (_, i) => [`out ${i} ${M_OPENAI}`, `err ${i}`]).flat();
+    assert.deepEqual(lines, expected);
   });
 });
 

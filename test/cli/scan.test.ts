@@ -149,6 +149,27 @@ describe('akc scan: files', () => {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /akc: error: wrong master password/);
   });
+
+  test('a PATH that does not exist → exit 2 with one error line, before any password; nothing audited', async () => {
+    const root = tempDir('akc-scan-');
+    write(root, 'a.txt', `${API}\n`);
+    const gone = path.join(root, 'no-such-dir');
+    const auditBefore = (await akc(env, ['audit', '--json'])).stdout;
+    // Even next to a PATH with a finding, and even without --password-stdin (no prompt is reached).
+    for (const r of [await scan([root, gone]), await akc(env, ['scan', gone])]) {
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(
+        r.stderr,
+        `akc: error: cannot scan ${gone}: no such file or directory\nakc: hint: check the PATH; nothing was scanned\n`,
+      );
+    }
+    assert.equal((await akc(env, ['audit', '--json'])).stdout, auditBefore, 'no scan.run entry: nothing was decrypted');
+    // A dangling symlink given as PATH is not "missing": it is skipped (not followed), as before.
+    fs.symlinkSync(gone, path.join(root, 'dangling'));
+    const r = await scan([path.join(root, 'dangling')]);
+    assert.equal(r.code, 0, r.stderr);
+  });
 });
 
 describe('akc scan --git', () => {

@@ -192,7 +192,7 @@ describe('approval broker: a client that goes away withdraws its request (issue 
     assert.equal((await b.outcome).kind, 'withdrawn');
     assert.equal(broker.get(id)!.count, 1);
     broker.decide(id, ALLOW);
-    assert.deepEqual(await c.outcome, { kind: 'decided', decision: ALLOW });
+    assert.deepEqual(await c.outcome, { kind: 'decided', decision: ALLOW, grants: [] });
     assert.equal(ended.length, 1);
     assert.equal(ended[0]!.outcome.kind, 'decided');
   });

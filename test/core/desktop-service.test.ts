@@ -281,7 +281,7 @@ describe('DesktopService against a real host', () => {
       detail.versions.map((v) => [v.version, v.state]),
       [
         [2, 'current'],
-        [1, 'retired'],
+        [1, 'previous'],
       ],
     );
     await fails(call(svc, 'getSecretDetail', { name: 'MISSING' }), 'NOT_FOUND');
@@ -625,7 +625,7 @@ describe('DesktopService against a real host', () => {
       { t: s.approvalTimeoutSeconds, a: s.autoLockMinutes, l: s.lockOnSleep, n: s.notifications },
       { t: 30, a: 5, l: true, n: false },
     );
-    assert.equal(svc.currentHost!.broker.timeoutMs, 30_000);
+    assert.equal(svc.currentHost!.approvalTimeoutMs, 30_000);
     await fails(call(svc, 'updateSettings', { approvalTimeoutSeconds: 5 }), 'INVALID_ARGUMENT');
     const audit = (await call(svc, 'queryActivity', { text: 'settings.update' })) as { total: number };
     assert.equal(audit.total, 1);
@@ -670,7 +670,7 @@ describe('DesktopService against a real host', () => {
     await again.start({ unlockWithKeychain: true });
     try {
       assert.equal(again.settings.approvalTimeoutSeconds, 30);
-      assert.equal(again.currentHost!.broker.timeoutMs, 30_000);
+      assert.equal(again.currentHost!.approvalTimeoutMs, 30_000);
       assert.equal(
         ((await call(again, 'getAppState')) as { vault: string }).vault,
         'locked',

@@ -35,7 +35,7 @@ function fired(f: Fixture, values: Record<string, string>): ReturnType<typeof au
 }
 
 function assertBlocked(f: Fixture, r: Requester): void {
-  const blocks = f.host.grants.list(f.clock.now()).filter((g) => g.effect === 'deny' && g.secretPattern === '**');
+  const blocks = f.host.listGrants().filter((g) => g.effect === 'deny' && g.secretPattern === '**');
   assert.equal(blocks.length, 1);
   assert.equal(r.agent ? blocks[0]!.agentId : blocks[0]!.fingerprint, r.agent ? r.agent.id : r.fingerprint);
   assert.match(blocks[0]!.createdBy, /^guard/);

@@ -20,6 +20,7 @@ import { openDatabase, vaultPath } from '../../src/core/store/database.js';
 import type { PeerIdentity } from '../../src/core/identity/index.js';
 import { PASSWORD, tempDir } from '../helpers/env.js';
 import { noKeychain } from '../helpers/keychain.js';
+import { grantsOf, agentsOf } from '../helpers/stores.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -110,14 +111,14 @@ describe('Host.requesterFor on a long-lived connection', () => {
     try {
       const session: Session = { identity: identity() };
       assert.equal((await host.requesterFor(session)).agent, null);
-      const a = host.vault.db.transaction(() => host.agents.upsert({ name: 'runner', ...agentDef }, NOW)).immediate();
+      const a = host.vault.db.transaction(() => agentsOf(host).upsert({ name: 'runner', ...agentDef }, NOW)).immediate();
       assert.equal((await host.requesterFor(session)).agent?.name, 'runner');
       // Another registry on the same connection (as admin code builds its own) counts too.
       const b = new AgentRegistry(host.vault.db).upsert({ name: 'alpha', ...agentDef }, NOW);
       assert.equal((await host.requesterFor(session)).agent?.name, 'alpha', 'first match by name');
       new AgentRegistry(host.vault.db).revoke(b.id, NOW);
       assert.equal((await host.requesterFor(session)).agent?.name, 'runner');
-      host.agents.revoke(a.id, NOW);
+      agentsOf(host).revoke(a.id, NOW);
       assert.equal((await host.requesterFor(session)).agent, null);
     } finally {
       host.close();
@@ -127,8 +128,8 @@ describe('Host.requesterFor on a long-lived connection', () => {
   test('a changed hint (hello) is honoured', async () => {
     const { host } = await openHost();
     try {
-      host.agents.upsert({ name: 'alpha', ...agentDef }, NOW);
-      host.agents.upsert({ name: 'beta', ...agentDef }, NOW);
+      agentsOf(host).upsert({ name: 'alpha', ...agentDef }, NOW);
+      agentsOf(host).upsert({ name: 'beta', ...agentDef }, NOW);
       const session: Session = { identity: identity() };
       assert.equal((await host.requesterFor(session)).agent?.name, 'alpha');
       session.agentHint = 'beta';
@@ -146,7 +147,7 @@ describe('Host.requesterFor on a long-lived connection', () => {
       const script = path.join(tempDir(), 'agent.py');
       fs.writeFileSync(script, 'print("hi")\n');
       const hash = createHash('sha256').update(fs.readFileSync(script)).digest('hex');
-      host.agents.upsert({ name: 'py', exePath: script, exeSha256: hash, argPattern: null, cwdPattern: null }, NOW);
+      agentsOf(host).upsert({ name: 'py', exePath: script, exeSha256: hash, argPattern: null, cwdPattern: null }, NOW);
       const session: Session = { identity: identity({ exe: '/usr/bin/python3', script, argv: ['python3', script] }) };
       assert.equal((await host.requesterFor(session)).agent?.name, 'py');
       assert.equal((await host.requesterFor(session)).agent?.name, 'py');
@@ -164,7 +165,10 @@ describe('Host.requesterFor on a long-lived connection', () => {
       const r = await host.requesterFor(session);
       host.vault.db
         .transaction(() =>
-          host.grants.create({ fingerprint: r.fingerprint, secretPattern: 'A', effect: 'allow', scope: 'always', createdBy: 'test' }, NOW),
+          grantsOf(host).create(
+            { fingerprint: r.fingerprint, secretPattern: 'A', effect: 'allow', scope: 'always', createdBy: 'test' },
+            NOW,
+          ),
         )
         .immediate();
       const before = host.vault.audit.headSeq();

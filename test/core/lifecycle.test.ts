@@ -23,6 +23,7 @@ import { lifecycleSnapshot } from '../../src/core/lifecycle/status.js';
 import { clearAlerts, listAlerts } from '../../src/core/lifecycle/alerts.js';
 import { agent, auditOf, get, grant, hostFixture, program, script, versionRows, type Fixture } from '../helpers/lifecycle.js';
 import { tempDir } from '../helpers/env.js';
+import { secretsOf } from '../helpers/stores.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -401,7 +402,7 @@ describe('rotation, rollover and pinning', () => {
     assert.deepEqual(await get(f.host, bot, 'API_KEY'), { value: 'api-v1', version: 1 });
 
     f.clock.advance(1000);
-    const r = await f.host.lifecycle.rotate('API_KEY', { by: 'test' });
+    const r = await f.host.rotate('API_KEY', { by: 'test' });
     assert.equal(r.kind, 'rotated');
     const v2 = await get(f.host, bot, 'API_KEY');
     assert.equal(v2.version, 2);
@@ -434,6 +435,50 @@ describe('rotation, rollover and pinning', () => {
     f.host.close();
   });
 
+  test('a value set by hand (secret set over an existing name) keeps the replaced version readable through grace, grants kept', async () => {
+    const f = await hostFixture({ K: 'k1' });
+    applyPolicy(f.host.vault, 'K', { graceMs: HOUR }, 'test');
+    const bot = agent(f.host, 'bot');
+    grant(f.host, bot, 'K', { scope: 'until_lock' });
+    assert.deepEqual(await get(f.host, bot, 'K'), { value: 'k1', version: 1 });
+    const t0 = f.clock.now();
+    const r = secretsOf(f.host).set('K', Buffer.from('k2'), {}, { agent: 'cli' });
+    assert.deepEqual(r, { version: 2, created: false, previous: { version: 1, state: 'previous', retireAt: t0 + HOUR } });
+    // The grant still applies (no prompt), and version 1 stays readable to it.
+    assert.deepEqual(await get(f.host, bot, 'K'), { value: 'k2', version: 2 });
+    f.clock.advance(HOUR - 1);
+    assert.deepEqual(await get(f.host, bot, 'K', 1), { value: 'k1', version: 1 });
+    assert.equal(f.shown.length, 0);
+    f.clock.advance(1);
+    await rejectsWith(
+      f.host.getSecret(bot, { name: 'K', version: 1 }, () => undefined),
+      'EXPIRED',
+      /^version 1 of K was retired at \S+ \(a newer version replaced it and its grace period is over\); ask for the current version$/,
+    );
+    // A third value retires the `previous` one at once; the audit says what became of it.
+    secretsOf(f.host).set('K', Buffer.from('k3'));
+    assert.deepEqual(
+      versionRows(f.host, 'K').map((v) => [v.version, v.state]),
+      [
+        [1, 'retired'],
+        [2, 'previous'],
+        [3, 'current'],
+      ],
+    );
+    const updates = auditOf(f.host, 'secret.update');
+    assert.deepEqual(updates[0]!.detail, { previous: 1, previousState: 'previous', retireAt: new Date(t0 + HOUR).toISOString() });
+    // mustCreate (no confirmed new version): refused, nothing written.
+    assert.throws(
+      () => secretsOf(f.host).set('K', Buffer.from('k4'), {}, {}, { mustCreate: true }),
+      (err: unknown) => isAkcError(err, 'ALREADY_EXISTS') && /secret K already exists \(version 3\); nothing was stored/.test(err.message),
+    );
+    assert.equal(versionRows(f.host, 'K').length, 3);
+    // A zero grace period retires the replaced version at once.
+    applyPolicy(f.host.vault, 'K', { graceMs: 0 }, 'test');
+    assert.equal(secretsOf(f.host).set('K', Buffer.from('k5')).previous!.state, 'retired');
+    f.host.close();
+  });
+
   test('a pinned version whose grace ends while a human decides is refused, not delivered', async () => {
     const f = await hostFixture({ K: 'k1' });
     applyPolicy(f.host.vault, 'K', { graceMs: 60_000 }, 'test');
@@ -463,8 +508,8 @@ describe('rotation, rollover and pinning', () => {
     assert.equal((await get(f.host, plain, 'OTHER')).value, 'other', 'grants for other secrets are untouched');
     assert.equal(auditOf(f.host, 'secret.rotate')[0]!.detail!.grantsEnded, 1, 'the plain TOKEN grant ended with the rotation');
     assert.deepEqual(
-      f.host.grants
-        .list(f.clock.now())
+      f.host
+        .listGrants()
         .map((g) => [g.agentName, g.secretPattern])
         .sort(),
       [
@@ -509,7 +554,7 @@ describe('rotation, rollover and pinning', () => {
     const r = revokeGrantsForSecret(f.host.vault, 'prod/db', 'test');
     assert.equal(r.grants.length, 2);
     assert.equal(r.leases, 2);
-    assert.equal(f.host.leases.list(f.clock.now()).length, 0);
+    assert.equal(f.host.allLeases().length, 0);
     assert.equal(auditOf(f.host, 'grant.revoke').length, 1);
     const asking = f.host.getSecret(a, { name: 'prod/db' }, () => undefined);
     asking.catch(() => undefined);
@@ -567,7 +612,7 @@ describe('scheduler (injected clock and timers)', () => {
 
   test('due and not due: rotates exactly when the schedule says, then reschedules', async () => {
     const f = await hostFixture({ GEN: 'gen-v1' }, { lifecycle: { scheduler: fast } });
-    const s = f.host.lifecycle.scheduler!;
+    const s = f.host.scheduler!;
     assert.ok(s.isStarted, 'started on unlock');
     assert.equal(f.timers.last!.ms, 0, 'first tick right away');
     applyPolicy(f.host.vault, 'GEN', { rotateEveryMs: DAY, rotator: 'generate:length=16,charset=hex' }, 'test');
@@ -595,7 +640,7 @@ describe('scheduler (injected clock and timers)', () => {
 
   test('retry with exponential backoff, then a failure alert (audit, event, status); paused until cleared', async () => {
     const f = await hostFixture({ CMD: 'cmd-v1' }, { lifecycle: { scheduler: fast } });
-    const s = f.host.lifecycle.scheduler!;
+    const s = f.host.scheduler!;
     applyPolicy(
       f.host.vault,
       'CMD',
@@ -647,7 +692,7 @@ describe('scheduler (injected clock and timers)', () => {
 
   test('a manual rotator that falls due raises one alert; a rotation clears it', async () => {
     const f = await hostFixture({ MAN: 'man-v1' }, { lifecycle: { scheduler: fast } });
-    const s = f.host.lifecycle.scheduler!;
+    const s = f.host.scheduler!;
     applyPolicy(f.host.vault, 'MAN', { rotateEveryMs: HOUR, rotator: 'manual' }, 'test');
     f.clock.advance(HOUR);
     await s.tick();
@@ -666,10 +711,10 @@ describe('scheduler (injected clock and timers)', () => {
     const f = await hostFixture({ G: 'g1' }, { lifecycle: { scheduler: fast } });
     applyPolicy(f.host.vault, 'G', { graceMs: 5 * 60_000 }, 'test');
     commitRotation(f.host.vault, 'G', Buffer.from('g2'), { by: 'test', how: 'test' });
-    await f.host.lifecycle.scheduler!.tick();
+    await f.host.scheduler!.tick();
     assert.equal(versionRows(f.host, 'G')[0]!.state, 'previous');
     f.clock.advance(5 * 60_000);
-    await f.host.lifecycle.scheduler!.tick();
+    await f.host.scheduler!.tick();
     assert.equal(versionRows(f.host, 'G')[0]!.state, 'retired');
     f.host.close();
   });

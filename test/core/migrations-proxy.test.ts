@@ -91,6 +91,7 @@ describe('migration 2: proxy bindings', () => {
         allow: [],
         allowPrivate: false,
         baseUrlEnv: null,
+        placeholderEnv: null,
         createdAt: 10,
         updatedAt: 10,
       });

@@ -284,6 +284,31 @@ const PER_MIGRATION: Record<number, (db: Db) => void> = {
     assert.throws(() => insert.run('g3', now, '/usr/bin/node', 'short'), /CHECK/);
     assert.throws(() => insert.run('g4', now, '/usr/bin/node', 42), /CHECK|cannot store INTEGER/);
   },
+  6(db) {
+    // Grants name their program and command line; bindings their placeholder variable. All
+    // nullable TEXT, NULL on rows from before (row-integrity: their MACs still verify).
+    assert.deepEqual(columns(db, 'grants').program_label, { type: 'TEXT', notnull: 0, pk: 0 });
+    assert.deepEqual(columns(db, 'grants').run_line, { type: 'TEXT', notnull: 0, pk: 0 });
+    assert.deepEqual(columns(db, 'proxy_bindings').placeholder_env, { type: 'TEXT', notnull: 0, pk: 0 });
+    const now = 1_700_000_000_000;
+    db.prepare(
+      "INSERT INTO grants (id, fingerprint, secret_pattern, effect, scope, created_at, created_by) VALUES ('g6', 'fp', 'X', 'allow', 'always', ?, 't')",
+    ).run(now);
+    assert.deepEqual(db.prepare("SELECT program_label, run_line FROM grants WHERE id = 'g6'").get(), {
+      program_label: null,
+      run_line: null,
+    });
+    db.prepare(
+      `INSERT INTO proxy_bindings (name, upstream, secret_name, auth_kind, auth_name, auth_template, created_at, updated_at)
+       VALUES ('b6', 'https://x.test', 'S', 'header', 'Authorization', 'Bearer {{secret}}', ?, ?)`,
+    ).run(now, now);
+    assert.equal(
+      (db.prepare("SELECT placeholder_env FROM proxy_bindings WHERE name = 'b6'").get() as { placeholder_env: null }).placeholder_env,
+      null,
+    );
+    // STRICT: text only (a blob is refused).
+    assert.throws(() => db.prepare("UPDATE grants SET program_label = x'00' WHERE id = 'g6'").run(), /cannot store BLOB/);
+  },
 };
 
 describe('migrations', () => {

@@ -182,9 +182,18 @@ describe('GrantStore.decide', () => {
     const g = grants.decide(r, 'ONCE', NOW);
     assert.equal(g?.id, once);
     assert.notEqual(g?.id, blockId);
-    assert.ok(grants.consume(g!));
+    assert.ok(grants.consume(g!, NOW));
     assert.equal(grants.decide(r, 'ONCE', NOW), null, 'used up after its one use');
-    assert.ok(!grants.consume(g!), 'a raced second use fails');
+    assert.ok(!grants.consume(g!, NOW), 'a raced second use fails');
+  });
+
+  test('consume refuses a grant whose time ran out after decide() read it', () => {
+    const { grants, agent, add } = setup();
+    add({ secretPattern: 'SOON', scope: 'duration', expiresAt: NOW + 10 });
+    const g = grants.decide(agentRequester(agent), 'SOON', NOW)!;
+    assert.notEqual(g, null);
+    assert.equal(grants.consume(g, NOW + 10), false, 'expired while the request waited');
+    assert.equal(grants.consume(g, NOW + 9), true, 'still live a millisecond before');
   });
 
   test('a grant recorded with an executable hash stops applying when the hash changes', () => {

@@ -23,6 +23,7 @@ import { ROWS_SIGNED_SETTING } from '../../src/core/integrity/rows.js';
 import { encodeRow, rowMac, verifyRowMac, ROW_MAC_BYTES } from '../../src/core/integrity/row-mac.js';
 import { PASSWORD, tempDir } from '../helpers/env.js';
 import { agent, auditOf, get, grant, hostFixture, noKeychain, program, script, type Fixture } from '../helpers/lifecycle.js';
+import { grantsOf, agentsOf, secretsOf } from '../helpers/stores.js';
 
 const open: { close(): void }[] = [];
 afterEach(() => {
@@ -81,7 +82,7 @@ describe('forged rows while the host runs', () => {
     await settle();
     assert.ok(pending, 'no grant applies: the request waits for approval');
     assert.equal(f.shown.length, 1);
-    f.host.broker.cancelAll('test over');
+    f.host.cancelPending('test over');
     await assert.rejects(got, (e) => isAkcError(e, 'DENIED'));
     await settle();
     assert.equal(tamperAudits(f).length, 1, 'audited once');
@@ -96,8 +97,8 @@ describe('forged rows while the host runs', () => {
     const g = grant(f.host, me, 'A', { usesLeft: 1, scope: 'once' });
     const db = attacker(f);
     db.prepare("UPDATE grants SET secret_pattern = '**', uses_left = NULL WHERE id = ?").run(g.id);
-    assert.equal(f.host.grants.decide(me, 'B', f.clock.now()), null);
-    assert.equal(f.host.grants.decide(me, 'A', f.clock.now()), null);
+    assert.equal(grantsOf(f.host).decide(me, 'B', f.clock.now()), null);
+    assert.equal(grantsOf(f.host).decide(me, 'A', f.clock.now()), null);
   });
 
   test('a legitimate grant still works, and its one use is re-signed when consumed', async () => {
@@ -114,9 +115,9 @@ describe('forged rows while the host runs', () => {
     const f = await fixture({ A: 'va' });
     const me = program('/home/me/ok.js');
     const g = grant(f.host, me, 'A');
-    f.host.grants.revoke(g.id, f.clock.now());
+    grantsOf(f.host).revoke(g.id, f.clock.now());
     attacker(f).prepare('UPDATE grants SET revoked_at = NULL WHERE id = ?').run(g.id);
-    assert.equal(f.host.grants.decide(me, 'A', f.clock.now()), null);
+    assert.equal(grantsOf(f.host).decide(me, 'A', f.clock.now()), null);
   });
 
   test('a deny grant with a broken MAC still denies (fail closed)', async () => {
@@ -135,7 +136,7 @@ describe('forged rows while the host runs', () => {
     assert.equal((await get(f.host, claude, 'A')).value, 'va');
     attacker(f).prepare("UPDATE agents SET exe_path = '/tmp/evil.js' WHERE id = ?").run(claude.agent!.id);
     const evilId = { ...claude.identity, script: '/tmp/evil.js', argv: ['node', '/tmp/evil.js'] };
-    assert.equal(await f.host.agents.match(evilId), null);
+    assert.equal(await agentsOf(f.host).match(evilId), null);
     // Even with a requester resolved earlier (e.g. while locked), the release re-checks the agent.
     await assert.rejects(get(f.host, claude, 'A'), (e) => isAkcError(e, 'DENIED') && /integrity/.test(e.message));
   });
@@ -150,7 +151,7 @@ describe('forged rows while the host runs', () => {
     })();
     for (const name of ['PROD_KEY', 'DEV_KEY']) {
       assert.throws(
-        () => f.host.secrets.reveal(name),
+        () => secretsOf(f.host).reveal(name),
         (e) => isAkcError(e, 'CORRUPT') && e.message.includes(`secret ${name}`) && !e.message.includes('value'),
       );
     }
@@ -166,7 +167,7 @@ describe('forged rows while the host runs', () => {
       .prepare('UPDATE secrets SET rotator = ?, rotate_every_ms = 60000, next_rotation_at = ? WHERE name = ?')
       .run(`command:${evil}`, f.clock.now() - 1, 'DB_PASSWORD');
     await assert.rejects(rotateSecret(f.host.vault, 'DB_PASSWORD', { by: 'scheduler' }), (e) => isAkcError(e, 'CORRUPT'));
-    await assert.rejects(f.host.lifecycle.rotate('DB_PASSWORD', { by: 'scheduler' }), (e) => isAkcError(e, 'CORRUPT'));
+    await assert.rejects(f.host.rotate('DB_PASSWORD', { by: 'scheduler' }), (e) => isAkcError(e, 'CORRUPT'));
     assert.ok(!fs.existsSync(marker), 'the script did not run');
     // Changing the policy does not bless the forged rotator either.
     assert.throws(
@@ -183,7 +184,7 @@ describe('forged rows while the host runs', () => {
     const r = await rotateSecret(f.host.vault, 'DB_PASSWORD', { by: 'test' });
     assert.equal(r.kind, 'rotated');
     assert.equal(fs.readFileSync(marker, 'utf8'), 'current');
-    assert.equal(f.host.secrets.reveal('DB_PASSWORD').value.toString(), 'next-value');
+    assert.equal(secretsOf(f.host).reveal('DB_PASSWORD').value.toString(), 'next-value');
   });
 
   test('a proxy binding with a rewritten upstream is refused', async () => {
@@ -233,20 +234,20 @@ describe('grant channels', () => {
     await f.host.decide(f.shown[0]!.id, { allow: true, scope: '1h', block: false, by: 'test' });
     const auth = await authorized;
     auth.value.fill(0);
-    const g = f.host.grants.get(auth.grantId!)!;
+    const g = grantsOf(f.host).get(auth.grantId!)!;
     assert.equal(g.channel, 'proxy');
     assert.equal(g.proxyBinding, 'openai');
     // The proxy grant serves the proxy again, for that binding only...
     const use = { binding: 'openai', method: 'GET', path: '/v1/models' };
-    assert.equal(f.host.grants.decide(me, 'OPENAI_KEY', f.clock.now(), use)?.id, g.id);
-    assert.equal(f.host.grants.decide(me, 'OPENAI_KEY', f.clock.now(), { ...use, binding: 'other' }), null);
+    assert.equal(grantsOf(f.host).decide(me, 'OPENAI_KEY', f.clock.now(), use)?.id, g.id);
+    assert.equal(grantsOf(f.host).decide(me, 'OPENAI_KEY', f.clock.now(), { ...use, binding: 'other' }), null);
     // ...and never secret.get: that still waits for a human.
-    assert.equal(f.host.grants.decide(me, 'OPENAI_KEY', f.clock.now()), null);
+    assert.equal(grantsOf(f.host).decide(me, 'OPENAI_KEY', f.clock.now()), null);
     let pending = false;
     const got = f.host.getSecret(me, { name: 'OPENAI_KEY' }, () => (pending = true));
     await settle();
     assert.ok(pending);
-    f.host.broker.cancelAll('test over');
+    f.host.cancelPending('test over');
     await assert.rejects(got);
   });
 
@@ -254,8 +255,8 @@ describe('grant channels', () => {
     const f = await fixture({ OPENAI_KEY: 'sk-real' });
     const me = program('/home/me/agent.js');
     grant(f.host, me, 'OPENAI_KEY');
-    assert.equal(f.host.grants.decide(me, 'OPENAI_KEY', f.clock.now(), { binding: 'openai', method: 'GET', path: '/' }), null);
-    assert.notEqual(f.host.grants.decide(me, 'OPENAI_KEY', f.clock.now()), null);
+    assert.equal(grantsOf(f.host).decide(me, 'OPENAI_KEY', f.clock.now(), { binding: 'openai', method: 'GET', path: '/' }), null);
+    assert.notEqual(grantsOf(f.host).decide(me, 'OPENAI_KEY', f.clock.now()), null);
   });
 });
 
@@ -278,8 +279,8 @@ describe('legacy vaults', () => {
     const signed = host.vault.audit.query({ event: 'integrity.rows-signed', limit: 10, order: 'asc' });
     assert.equal(signed.length, 1);
     assert.ok(host.vault.db.prepare('SELECT row_mac FROM grants WHERE id = ?').pluck().get(g.id), 'the legacy grant was signed');
-    assert.notEqual(host.grants.decide(me, 'A', Date.now()), null, 'and still applies');
-    assert.equal(host.secrets.reveal('A').value.toString(), 'va');
+    assert.notEqual(grantsOf(host).decide(me, 'A', Date.now()), null, 'and still applies');
+    assert.equal(secretsOf(host).reveal('A').value.toString(), 'va');
     // After the signing, a NULL MAC is a forgery.
     const evil = program('/tmp/evil.js');
     const attackerDb = new Database(vaultPath(dataDir));
@@ -289,12 +290,12 @@ describe('legacy vaults', () => {
         "INSERT INTO grants (id, fingerprint, secret_pattern, effect, scope, created_at, created_by) VALUES (?, ?, '**', 'allow', 'always', 1, 'cli')",
       )
       .run(newGrantId(), evil.fingerprint);
-    assert.equal(host.grants.decide(evil, 'A', Date.now()), null);
+    assert.equal(grantsOf(host).decide(evil, 'A', Date.now()), null);
     // Deleting the flag does not reopen the window: the signing is on record.
     attackerDb.prepare('DELETE FROM settings WHERE key = ?').run(ROWS_SIGNED_SETTING);
     const fresh = Host.open({ dataDir, keychain: noKeychain });
     open.push(fresh);
     await fresh.unlockWithPassword(Buffer.from(PASSWORD));
-    assert.equal(fresh.grants.decide(evil, 'A', Date.now()), null);
+    assert.equal(grantsOf(fresh).decide(evil, 'A', Date.now()), null);
   });
 });

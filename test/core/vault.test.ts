@@ -470,8 +470,10 @@ describe('secrets', () => {
         version: 1,
         created: true,
       });
-      assert.deepEqual(store.set('svc/api', Buffer.from('v2')), { version: 2, created: false });
-      assert.deepEqual(store.set('svc/api', Buffer.from('v3'), { description: 'third' }), { version: 3, created: false });
+      const { version: v2, created: c2, previous: p2 } = store.set('svc/api', Buffer.from('v2'));
+      assert.deepEqual([v2, c2, p2?.version, p2?.state], [2, false, 1, 'previous']);
+      const { version: v3, created: c3, previous: p3 } = store.set('svc/api', Buffer.from('v3'), { description: 'third' });
+      assert.deepEqual([v3, c3, p3?.version, p3?.state], [3, false, 2, 'previous']);
       const meta = store.get('svc/api');
       assert.equal(meta.type, 'api_key', 'type kept when not given');
       assert.equal(meta.description, 'third');
@@ -481,7 +483,7 @@ describe('secrets', () => {
         store.versions('svc/api').map((v) => [v.version, v.state]),
         [
           [3, 'current'],
-          [2, 'retired'],
+          [2, 'previous'],
           [1, 'retired'],
         ],
       );

@@ -8,10 +8,12 @@
  * never a stack trace. Needs root (see test/helpers/hardened.ts).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { COMMANDS } from '../../src/cli/registry.js';
+import { sealAnchor, writeAnchor } from '../../src/core/audit/anchor.js';
 import { HARDENED_PASSWORD as PASSWORD, HardenedRig, hardenedSkip, ids, type Ran } from '../helpers/hardened.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -144,6 +146,25 @@ describe('hardened host: the admin verbs as the desktop user', { skip, concurren
     assert.match(show, /\nVERSION +STATE +CREATED\n1 +current +\d{4}-/);
     assert.deepEqual(json(['secret', 'show', 'API_KEY']).versions.length, 1);
     fails(['secret', 'show', 'NOPE'], '', /^akc: error: failed to show NOPE: no secret named NOPE$/);
+  });
+
+  it('secret set over an existing name: refused without --new-version; with it, the old version stays readable', () => {
+    ok(['secret', 'set', 'ROLLED', '--password-stdin', '--value-stdin'], `${PASSWORD}\nfirst\n`);
+    fails(
+      ['secret', 'set', 'ROLLED', '--password-stdin', '--value-stdin'],
+      `${PASSWORD}\nsecond\n`,
+      /^akc: error: secret ROLLED already exists \(version 1\); nothing was stored$/,
+    );
+    const r = ok(['secret', 'set', 'ROLLED', '--new-version', '--password-stdin', '--value-stdin'], `${PASSWORD}\nsecond\n`);
+    assert.match(r.stdout, /^ROLLED now has version 2; version 1 stays readable to existing grants until \d{4}-\d\d-\d\d \S+Z\.\n$/);
+    assert.deepEqual(
+      json(['secret', 'show', 'ROLLED']).versions.map((v: Json) => [v.version, v.state]),
+      [
+        [2, 'current'],
+        [1, 'previous'],
+      ],
+    );
+    ok(['secret', 'rm', 'ROLLED', '--password-stdin'], PW);
   });
 
   it('agent list, block and unblock', () => {
@@ -314,6 +335,36 @@ describe('hardened host: the admin verbs as the desktop user', { skip, concurren
     ]);
   });
 
+  it('audit verify: the offline check (chain, checkpoints, anchor) run by the host, in the offline command’s words', async () => {
+    const verified = json(['audit', 'verify']);
+    assert.deepEqual(Object.keys(verified), ['ok', 'entries', 'checkpointsChecked', 'checkpoints']);
+    assert.deepEqual([verified.ok, verified.checkpointsChecked], [true, true]);
+    assert.match(ok(['audit', 'verify']).stdout, /^verified · \d+ entries · \d+ checkpoints?\n$/);
+    // An anchor from another vault (the test runs as root, so it can reach the service's data dir).
+    const anchor = path.join(rig.dataDir, 'audit-anchor');
+    const saved = fs.readFileSync(anchor);
+    const owner = fs.statSync(anchor);
+    // The host writes its anchor at most every 200 ms after an append: let the last one land.
+    await new Promise((r) => setTimeout(r, 400));
+    try {
+      writeAnchor(rig.dataDir, sealAnchor(randomBytes(32), { vaultId: 'v_someone_else', seq: 1, hash: randomBytes(32) }));
+      const r = run(['audit', 'verify', '--json']);
+      assert.notEqual(r.code, 0, r.stdout);
+      assertCleanError(r, 'audit verify');
+      assert.match(
+        r.stderr,
+        /^akc: error: audit log altered at entry 1: the audit anchor file \(audit-anchor\) belongs to another vault\n/,
+      );
+      assert.deepEqual([JSON.parse(r.stdout).ok, JSON.parse(r.stdout).firstBadSeq], [false, 1]);
+    } finally {
+      const tmp = `${anchor}.restore`;
+      fs.writeFileSync(tmp, saved, { mode: 0o600 });
+      fs.chownSync(tmp, owner.uid, owner.gid);
+      fs.renameSync(tmp, anchor);
+    }
+    assert.equal(json(['audit', 'verify']).ok, true, 'the real anchor is back');
+  });
+
   it('the host validates every new verb’s payload and names what is malformed', () => {
     const answers = rig.rawCalls([
       { method: 'secrets.list', params: { offset: -1 } },
@@ -402,6 +453,7 @@ describe('hardened host: the admin verbs as the desktop user', { skip, concurren
       'secret list': { args: [], expect: 'ok' },
       'secret show': { args: ['LOOP_SECRET'], expect: 'ok' },
       'secret rm': { args: ['LOOP_SECRET', '--password-stdin'], input: PW, expect: 'ok' },
+      'secret reveal': { args: ['API_KEY', '--force', '--password-stdin'], input: PW, expect: REFUSED },
       daemon: { args: [], expect: /the hardened host \(.*\) is this user's host/ },
       get: { args: ['NOPE_SECRET'], expect: /no secret named NOPE_SECRET/ },
       run: { args: ['--env', 'X=NOPE_SECRET', '--', '/bin/true'], expect: /no secret named NOPE_SECRET/ },

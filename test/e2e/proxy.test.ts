@@ -611,6 +611,73 @@ describe('brokering proxy', () => {
     assert.equal(out.env.OPENAI_API_KEY, undefined, 'a binding to an unknown host gets no placeholder key variable');
   });
 
+  it('any binding can name its placeholder variable (--placeholder-env): an SDK that insists on a key starts; the upstream sees only the real one', async () => {
+    const added = ok(
+      await akc(
+        env,
+        [
+          'proxy',
+          'add',
+          'sdk',
+          '--upstream',
+          `http://127.0.0.1:${upstream.port}`,
+          '--secret',
+          SECRET,
+          '--allow-private',
+          '--placeholder-env',
+          'MY_SDK_KEY',
+          '--password-stdin',
+        ],
+        `${PASSWORD}\n`,
+      ),
+      'proxy add sdk',
+    );
+    assert.match(added.stdout, /^Added proxy binding sdk/);
+    const listed = JSON.parse(ok(await akc(env, ['proxy', 'list', '--json']), 'proxy list').stdout) as { bindings: Json[] };
+    const sdk = listed.bindings.find((b) => b.name === 'sdk');
+    assert.equal(sdk.placeholderEnv, 'MY_SDK_KEY');
+    assert.deepEqual(sdk.env, { AKC_PROXY_SDK_URL: `${proxyBase}/sdk`, MY_SDK_KEY: 'akc-proxy-placeholder' });
+    const from = daemon.log.text.length;
+    // Like the official SDKs: no key in the environment → "Missing credentials", exit 3.
+    const script =
+      "const k = process.env.MY_SDK_KEY; if (!k) { console.error('Missing credentials'); process.exit(3); }" +
+      "fetch(process.env.AKC_PROXY_SDK_URL + '/v1/echo', { headers: { authorization: 'Bearer ' + k } })" +
+      '.then(async (r) => console.log(JSON.stringify({ status: r.status, key: k, body: await r.text() })));';
+    const run = Child.spawn(
+      process.execPath,
+      [path.join(HERE, '../../../bin/akc.js'), 'run', '--proxy', 'sdk', '--', process.execPath, '-e', script],
+      env,
+      {
+        input: '',
+      },
+    );
+    const id = await pendingFor(daemon, /GET 127\.0\.0\.1:\d+\/v1\/echo/, from);
+    ok(await approve(env, id), 'akc approve');
+    const r = await run.exited;
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { status: number; key: string; body: string };
+    assert.equal(out.status, 200);
+    assert.equal(out.key, 'akc-proxy-placeholder');
+    const hit = upstream.hits.at(-1)!;
+    assert.equal(hit.headers.authorization, `Bearer ${VALUE}`, 'the proxy replaced the placeholder with the real credential');
+    assert.ok(!JSON.stringify(hit.rawHeaders).includes('akc-proxy-placeholder'), 'the placeholder never reached the upstream');
+    assertNoValue(r.stdout + r.stderr, 'the child and akc run');
+    // A bad variable name is a usage error, before the password.
+    const bad = await akc(env, [
+      'proxy',
+      'add',
+      'bad',
+      '--upstream',
+      'https://api.github.com',
+      '--secret',
+      SECRET,
+      '--placeholder-env',
+      '1X',
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^akc: error: invalid --placeholder-env "1X": not a variable name$/m);
+  });
+
   it('proxyEnvFor points SDKs at the binding with a placeholder key', () => {
     const env = proxyEnvFor({ name: 'openai', upstream: 'https://api.openai.com', baseUrlEnv: null }, proxyBase);
     assert.deepEqual(env, {
@@ -627,5 +694,21 @@ describe('brokering proxy', () => {
       AKC_PROXY_GH_URL: `${proxyBase}/gh`,
       GH_API: `${proxyBase}/gh`,
     });
+    // The binding's own placeholder variable, for any host; for a known host it replaces the default.
+    assert.deepEqual(
+      proxyEnvFor({ name: 'gh', upstream: 'https://api.github.com', baseUrlEnv: null, placeholderEnv: 'GITHUB_TOKEN' }, proxyBase),
+      {
+        AKC_PROXY_GH_URL: `${proxyBase}/gh`,
+        GITHUB_TOKEN: 'akc-proxy-placeholder',
+      },
+    );
+    assert.deepEqual(
+      proxyEnvFor({ name: 'oa', upstream: 'https://api.openai.com', baseUrlEnv: null, placeholderEnv: 'OAI_KEY' }, proxyBase),
+      {
+        AKC_PROXY_OA_URL: `${proxyBase}/oa`,
+        OPENAI_BASE_URL: `${proxyBase}/oa/v1`,
+        OAI_KEY: 'akc-proxy-placeholder',
+      },
+    );
   });
 });

@@ -128,7 +128,7 @@ describe('untrusted strings on the daemon terminal and in akc approvals', { skip
   let tmux: TmuxDaemon;
 
   before(async () => {
-    env = await initVault({ TERM_KEY: 'term-value', SEND_KEYS: 'send-keys-value' });
+    env = await initVault({ TERM_KEY: 'term-value', SEND_KEYS: 'send-keys-value', ALWAYS_KEY: 'always-value' });
     tmux = await TmuxDaemon.start(env, []);
   });
   after(() => tmux?.stop());
@@ -179,6 +179,44 @@ describe('untrusted strings on the daemon terminal and in akc approvals', { skip
     const e = outcome(await agent.done());
     assert.equal(e.ev, 'value');
     assert.equal(e.value, 'send-keys-value');
+  });
+
+  it('"always" asks for the password: Ctrl-C there cancels the prompt, not the daemon; a wrong password is audited', async () => {
+    const from = tmux.screen().length;
+    const agent = plainAgent(env, ['ALWAYS_KEY']);
+    const pending = await agent.pending();
+    await tmux.waitScreen(/wants ALWAYS_KEY[\s\S]*\(Esc = deny\)/, from);
+    tmux.type('a');
+    await tmux.waitScreen(/master password \(not echoed\):/, from);
+    tmux.type('half-typed');
+    tmux.keys('C-c');
+    await tmux.waitScreen(/cancelled \(Ctrl-C again stops the daemon\)/, from);
+    // The daemon still serves, and the request still waits for a key.
+    ok(await akc(env, ['status']), 'akc status');
+    assert.deepEqual(
+      (await pendingApprovals(env)).map((a: Json) => a.id),
+      [pending.approvalId],
+    );
+    const mark = tmux.screen().length;
+    tmux.type('a');
+    await tmux.waitScreen(/master password \(not echoed\):/, mark);
+    tmux.type('wrong-guess');
+    tmux.keys('Enter');
+    await tmux.waitScreen(/wrong master password/, mark);
+    const audit = JSON.parse(ok(await akc(env, ['audit', '--json', '--limit', '1000']), 'akc audit').stdout) as { entries: Json[] };
+    const failed = audit.entries.filter((x: Json) => x.event === 'approval.password');
+    assert.equal(failed.length, 1, 'the wrong password is on the record');
+    assert.equal(failed[0].decision, 'failed');
+    assert.equal(failed[0].detail.approval, pending.approvalId);
+    assert.ok(!JSON.stringify(audit).includes('wrong-guess') && !JSON.stringify(audit).includes('half-typed'), 'never the typed text');
+    assert.equal(
+      agent.events().some((x) => x.ev === 'value'),
+      false,
+      'nothing was allowed',
+    );
+    tmux.keys('Escape');
+    assert.equal(outcome(await agent.done()).reason, 'DENIED');
+    assert.ok(!tmux.screen().includes('wrong-guess'), 'not echoed');
   });
 });
 

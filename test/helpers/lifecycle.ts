@@ -16,9 +16,10 @@ import type { PendingApproval } from '../../src/core/approvals/types.js';
 import type { HostLifecycleOptions } from '../../src/core/lifecycle/host-lifecycle.js';
 import type { TimerPort } from '../../src/core/lifecycle/scheduler.js';
 import type { Alert } from '../../src/core/lifecycle/alerts.js';
-import type { GrantInput } from '../../src/core/policy/grants.js';
+import type { Grant, GrantInput } from '../../src/core/policy/grants.js';
 import { durableTransaction } from '../../src/core/store/database.js';
 import { PASSWORD, tempDir } from './env.js';
+import { grantsOf, secretsOf } from './stores.js';
 
 import { noKeychain } from './keychain.js';
 
@@ -86,7 +87,7 @@ export async function hostFixture(
   const alerts: Alert[] = [];
   host.on('alert', (a) => alerts.push(a));
   await host.unlockWithPassword(Buffer.from(PASSWORD));
-  return { host, clock, timers, shown, alerts, dataDir, store: host.secrets };
+  return { host, clock, timers, shown, alerts, dataDir, store: secretsOf(host) };
 }
 
 export function identity(over: Partial<PeerIdentity> = {}): PeerIdentity {
@@ -123,9 +124,9 @@ export function agent(host: Host, name: string, pid = 5000): Requester {
 }
 
 /** Creates a grant for a requester (as `akc grant` would). */
-export function grant(host: Host, r: Requester, pattern: string, over: Partial<GrantInput> = {}): ReturnType<Host['grants']['create']> {
+export function grant(host: Host, r: Requester, pattern: string, over: Partial<GrantInput> = {}): Grant {
   return durableTransaction(host.vault.db, () =>
-    host.grants.create(
+    grantsOf(host).create(
       {
         agentId: r.agent?.id ?? null,
         fingerprint: r.agent ? null : r.fingerprint,

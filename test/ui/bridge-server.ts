@@ -1,7 +1,7 @@
 /**
- * The test bridge's HTTP side: makes sure the renderer is built (runs `electron-vite
- * build` when out/renderer is missing or older than its sources) and serves out/renderer
- * on 127.0.0.1 with the app's Content-Security-Policy.
+ * The test bridge's HTTP side: makes sure the renderer and the preload are built (runs
+ * `electron-vite build` when out/renderer or out/preload is missing or older than its
+ * sources) and serves out/renderer on 127.0.0.1 with the app's Content-Security-Policy.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +12,14 @@ import { RENDERER_CSP } from '../../src/core/desktop/csp.js';
 import { ROOT } from '../helpers/env.js';
 
 export const RENDERER_OUT = path.join(ROOT, 'out/renderer');
-const SOURCES = [path.join(ROOT, 'src/renderer'), path.join(ROOT, 'src/shared'), path.join(ROOT, 'electron.vite.config.ts')];
+/** The preload bundle the bridge runs in the page (the same file Electron loads). */
+export const PRELOAD_OUT = path.join(ROOT, 'out/preload/index.cjs');
+const SOURCES = [
+  path.join(ROOT, 'src/renderer'),
+  path.join(ROOT, 'src/preload'),
+  path.join(ROOT, 'src/shared'),
+  path.join(ROOT, 'electron.vite.config.ts'),
+];
 const LOCK = path.join(ROOT, 'out/.renderer-build.lock');
 const BUILD_TIMEOUT_MS = 180_000;
 
@@ -31,8 +38,8 @@ function newestMtime(p: string): number {
 
 function isFresh(): boolean {
   const index = path.join(RENDERER_OUT, 'index.html');
-  if (!fs.existsSync(index)) return false;
-  const built = fs.statSync(index).mtimeMs;
+  if (!fs.existsSync(index) || !fs.existsSync(PRELOAD_OUT)) return false;
+  const built = Math.min(fs.statSync(index).mtimeMs, fs.statSync(PRELOAD_OUT).mtimeMs);
   return SOURCES.every((s) => newestMtime(s) <= built);
 }
 
@@ -62,7 +69,7 @@ async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Builds the renderer once if it is missing or stale. Returns out/renderer. */
+/** Builds the renderer and preload once if either is missing or stale. Returns out/renderer. */
 export async function ensureRendererBuilt(): Promise<string> {
   if (isFresh()) return RENDERER_OUT;
   await withBuildLock(async () => {
@@ -77,13 +84,14 @@ export async function ensureRendererBuilt(): Promise<string> {
       child.on('error', reject);
       child.on('close', (code) => {
         clearTimeout(timer);
-        if (code === 0 && fs.existsSync(path.join(RENDERER_OUT, 'index.html'))) resolve();
+        if (code === 0 && fs.existsSync(path.join(RENDERER_OUT, 'index.html')) && fs.existsSync(PRELOAD_OUT)) resolve();
         else reject(new Error(`electron-vite build failed (exit ${code}):\n${out.slice(-4000)}`));
       });
     });
-    // The build may keep the sources' mtimes newer than index.html on coarse clocks: touch it.
+    // The build may keep the sources' mtimes newer than its output on coarse clocks: touch it.
     const now = new Date();
     fs.utimesSync(path.join(RENDERER_OUT, 'index.html'), now, now);
+    fs.utimesSync(PRELOAD_OUT, now, now);
   });
   return RENDERER_OUT;
 }

@@ -3,9 +3,9 @@
  *
  * `startBridge()` starts a real DesktopService (real Host, real vault in a temp dir, real
  * agent socket, the real OS keychain when AKC_TEST_KEYRING=ready) and serves the built
- * renderer over HTTP on 127.0.0.1. `attach(page)` gives a Playwright page the same
- * `window.keychain` the Electron preload exposes: one function per contract verb (from
- * VERBS) plus `on(event, listener)`; calls go through `DesktopService.dispatchEnvelope`,
+ * renderer over HTTP on 127.0.0.1. `attach(page)` runs the built preload bundle
+ * (out/preload/index.cjs) in the page, so `window.keychain` is the one the Electron preload
+ * exposes, made by the same factory; its IPC goes to `DesktopService.dispatchEnvelope`,
  * i.e. the same validation and error mapping as the main process, and errors reject with
  * plain `{ code, message, hint? }` objects, as through the preload.
  *
@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { VERBS, EVENTS, type EventName, type Verb } from '../../src/shared/contract.js';
+import { EVENTS, type EventName, type Verb } from '../../src/shared/contract.js';
 import { AkcError } from '../../src/shared/errors.js';
 import { DesktopService } from '../../src/core/desktop/service.js';
 import type { ClipboardPort, SaveDialogPort } from '../../src/core/desktop/ports.js';
@@ -25,7 +25,7 @@ import { NapiKeychain } from '../../src/core/keychain/napi-keychain.js';
 import type { KeychainPort } from '../../src/core/keychain/port.js';
 import type { Logger } from '../../src/core/logger.js';
 import { Vault } from '../../src/core/vault/vault.js';
-import { ensureRendererBuilt, serveStatic } from './bridge-server.js';
+import { ensureRendererBuilt, PRELOAD_OUT, serveStatic } from './bridge-server.js';
 
 export interface BridgeOptions {
   /** Defaults to a fresh temp dir (removed on close). */
@@ -114,6 +114,7 @@ export interface Bridge {
 
 export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
   const rendererDir = await ensureRendererBuilt();
+  const initScript = preloadInitScript();
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'akc-bridge-'));
   const dataDir = opts.dataDir ?? path.join(base, 'home');
   const socketPath = opts.socketPath ?? path.join(base, 'run', 'agent.sock');
@@ -177,7 +178,7 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
     quitRequested: () => quit,
     async attach(page: Page): Promise<void> {
       await page.exposeBinding('__akcInvoke', (_source, verb: unknown, input: unknown) => service.dispatchEnvelope(verb as Verb, input));
-      await page.addInitScript(defineKeychain, { verbs: VERBS, events: EVENTS });
+      await page.addInitScript({ content: initScript });
       pages.add(page);
       page.once('close', () => pages.delete(page));
     },
@@ -204,40 +205,42 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
 }
 
 /**
- * Runs in the page before its scripts (Playwright init script): defines `window.keychain`
- * exactly like the preload does — verbs, `on`, nothing else — over the `__akcInvoke` binding.
+ * Runs in the page before its scripts (Playwright init script): gives the built preload
+ * bundle what a sandboxed Electron preload gets — `require('electron')` with an
+ * `ipcRenderer` (invoke over the `__akcInvoke` binding, events from `__akcEmit`) and a
+ * `contextBridge` — and runs it. So `window.keychain` here is made by the preload's own
+ * factory (src/preload/api.ts): the same verbs, envelope unwrapping and subscriptions.
  */
-function defineKeychain({ verbs, events }: { verbs: readonly string[]; events: readonly string[] }): void {
-  type Envelope = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string; hint?: string } };
-  const w = window as unknown as {
-    __akcInvoke: (verb: string, input: unknown) => Promise<Envelope>;
-    keychain?: unknown;
+function electronForPreload(runPreload: (require: (id: string) => unknown, module: { exports: unknown }, exports: unknown) => void): void {
+  type Handler = (event: unknown, ...args: unknown[]) => void;
+  const w = window as unknown as { __akcInvoke: (verb: string, input: unknown) => Promise<unknown> };
+  const handlers = new Map<string, Handler[]>();
+  const ipcRenderer = {
+    invoke(channel: string, input: unknown): Promise<unknown> {
+      if (!channel.startsWith('akc:')) return Promise.reject(new Error(`No handler registered for '${channel}'`));
+      return w.__akcInvoke(channel.slice('akc:'.length), input);
+    },
+    on(channel: string, handler: Handler) {
+      handlers.set(channel, [...(handlers.get(channel) ?? []), handler]);
+      return ipcRenderer;
+    },
+    removeListener(channel: string, handler: Handler) {
+      const list = handlers.get(channel) ?? [];
+      const i = list.indexOf(handler);
+      if (i >= 0) handlers.set(channel, [...list.slice(0, i), ...list.slice(i + 1)]);
+      return ipcRenderer;
+    },
   };
-  const listeners = new Map<string, Set<(payload: unknown) => void>>();
-  const api: Record<string, unknown> = {};
-  for (const verb of verbs) {
-    api[verb] = async (input: unknown) => {
-      const reply = await w.__akcInvoke(verb, input ?? {});
-      if (reply.ok) return reply.value;
-      throw { code: reply.error.code, message: reply.error.message, ...(reply.error.hint ? { hint: reply.error.hint } : {}) };
-    };
-  }
-  api.on = (event: string, listener: (payload: unknown) => void) => {
-    if (!events.includes(event) || typeof listener !== 'function') throw new TypeError('unknown event');
-    let set = listeners.get(event);
-    if (!set) listeners.set(event, (set = new Set()));
-    // Wrapped, so subscribing the same function twice gives two independent subscriptions.
-    const wrapped = (p: unknown): void => listener(p);
-    set.add(wrapped);
-    return () => {
-      set.delete(wrapped);
-    };
+  const contextBridge = {
+    exposeInMainWorld(key: string, api: unknown): void {
+      Object.defineProperty(window, key, { value: Object.freeze(api), enumerable: true });
+    },
   };
   Object.defineProperty(window, '__akcEmit', {
     value: (name: string, payload: unknown) => {
-      for (const l of [...(listeners.get(name) ?? [])]) {
+      for (const h of handlers.get('akc:event') ?? []) {
         try {
-          l(payload);
+          h({}, name, payload);
         } catch (err) {
           setTimeout(() => {
             throw err;
@@ -246,5 +249,19 @@ function defineKeychain({ verbs, events }: { verbs: readonly string[]; events: r
       }
     },
   });
-  Object.defineProperty(window, 'keychain', { value: Object.freeze(api), enumerable: true });
+  const module = { exports: {} as unknown };
+  runPreload(
+    (id) => {
+      if (id === 'electron') return { ipcRenderer, contextBridge };
+      throw new Error(`module not found: ${id}`);
+    },
+    module,
+    module.exports,
+  );
+}
+
+/** The init script: the shim above around the preload bundle's source (no eval: the page's CSP forbids it). */
+function preloadInitScript(): string {
+  const preload = fs.readFileSync(PRELOAD_OUT, 'utf8');
+  return `(${electronForPreload.toString()})(function (require, module, exports) {\n${preload}\n});`;
 }

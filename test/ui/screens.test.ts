@@ -29,6 +29,7 @@ import { applyPolicy } from '../../src/core/lifecycle/policy.js';
 import type { ApprovalView } from '../../src/shared/contract.js';
 import { AKC_BIN, PASSWORD, ROOT } from '../helpers/env.js';
 import { startBridge, type Bridge } from './bridge.js';
+import { grantsOf, agentsOf } from '../helpers/stores.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS =
@@ -359,9 +360,9 @@ describe('screens in Chromium against the real core', { skip }, () => {
   });
 
   test('no answer: the countdown runs out and the agent gets APPROVAL_TIMEOUT', async () => {
-    const broker = host(bridge).broker;
-    const before = broker.timeoutMs;
-    broker.timeoutMs = 6000;
+    const h0 = host(bridge);
+    const before = h0.approvalTimeoutMs;
+    h0.approvalTimeoutMs = 6000;
     try {
       const agent = agentGet(bridge, 'OPENAI_API_KEY');
       const approval = await approvalOf(bridge, agent.pid);
@@ -377,7 +378,7 @@ describe('screens in Chromium against the real core', { skip }, () => {
       assert.match(r.stderr, /APPROVAL_TIMEOUT|timed out|nobody answered/i);
       await popup.getByText('Timed out').waitFor();
     } finally {
-      broker.timeoutMs = before;
+      h0.approvalTimeoutMs = before;
     }
   });
 
@@ -608,10 +609,10 @@ describe('screens in Chromium against the real core', { skip }, () => {
       pinSha256: false,
       cwdPattern: '/home/ana/src/evals',
     });
-    const agent = h.agents.find('claude-code')!;
-    const evalRunner = h.agents.find('eval-runner')!;
+    const agent = agentsOf(h).find('claude-code')!;
+    const evalRunner = agentsOf(h).find('eval-runner')!;
     h.vault.db.transaction(() => {
-      h.grants.create(
+      grantsOf(h).create(
         {
           agentId: agent.id,
           secretPattern: 'OPENAI_API_KEY',
@@ -622,15 +623,15 @@ describe('screens in Chromium against the real core', { skip }, () => {
         },
         now - 18 * 60_000,
       );
-      h.grants.create(
+      grantsOf(h).create(
         { agentId: agent.id, secretPattern: 'GITHUB_TOKEN', effect: 'allow', scope: 'until_lock', createdBy: 'ui' },
         now - 3_600_000,
       );
-      h.grants.create(
+      grantsOf(h).create(
         { agentId: evalRunner.id, secretPattern: 'ANTHROPIC_API_KEY', effect: 'allow', scope: 'always', createdBy: 'ui' },
         now - 86_400_000,
       );
-      h.grants.create(
+      grantsOf(h).create(
         {
           fingerprint: 'prog:screenshot-example',
           exePath: '/tmp/.cache/x/curl-wrapper',

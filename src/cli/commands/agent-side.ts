@@ -1,9 +1,10 @@
 /** Commands an agent (or a human) runs against a host: get, lock, unlock, approvals. */
-import { AkcError } from '../../shared/errors.js';
+import { AkcError, isAkcError } from '../../shared/errors.js';
 import { ADMIN_SCOPES, type AdminScope, type ApprovalSummary } from '../../shared/admin-protocol.js';
 import { connect } from '../../sdk/index.js';
 import { flag, option, UsageError } from '../args.js';
-import type { CommandContext } from '../context.js';
+import { openVault, type CommandContext } from '../context.js';
+import { revokeAllLeases } from '../../core/policy/lease-admin.js';
 import { adminCall, provenAdminCall } from '../host-client.js';
 import { table, writeJson } from '../io.js';
 import { commandLine } from '../../shared/run-command.js';
@@ -39,7 +40,22 @@ export async function get(ctx: CommandContext): Promise<void> {
 }
 
 export async function lock(ctx: CommandContext): Promise<void> {
-  const r = await adminCall(ctx, 'host.lock', flag(ctx.args, 'revoke-all') ? { revokeAll: true } : {}, 'lock the vault');
+  const revokeAll = flag(ctx.args, 'revoke-all');
+  let r: { vault: 'locked'; revokedLeases: number };
+  try {
+    r = await adminCall(ctx, 'host.lock', revokeAll ? { revokeAll: true } : {}, 'lock the vault');
+  } catch (err) {
+    // No host holds the keys, so the vault is locked already; break-glass still revokes
+    // every lease, with the host's own function (policy/lease-admin.ts), on vault.db.
+    if (!revokeAll || ctx.paths.service || !isAkcError(err, 'HOST_NOT_RUNNING')) throw err;
+    const vault = await openVault(ctx);
+    try {
+      r = { vault: 'locked', revokedLeases: revokeAllLeases(vault, `cli pid ${process.pid}`) };
+    } finally {
+      vault.close();
+    }
+    ctx.note('note: no host is running, so the vault was locked already');
+  }
   if (ctx.json) return writeJson(ctx.io, r);
   ctx.io.stdout.write(`Locked.${r.revokedLeases ? ` Revoked ${r.revokedLeases} lease(s).` : ''}\n`);
 }

@@ -10,9 +10,9 @@ import { formatTime, table, writeJson } from '../io.js';
 import { escapeJsonForTerminal, sanitizeLine } from '../../shared/sanitize.js';
 import type { AuditEntry } from '../../core/audit/chain.js';
 import type { AuditQuery } from '../../core/audit/log.js';
-import { snapshotAudit, verifyAudit, type StoredCheckpoint } from '../../core/audit/verify.js';
+import { verifyHint, verifyOpenedVault, verifyReportJson } from '../../core/audit/verify.js';
 import type { Vault } from '../../core/vault/vault.js';
-import { auditPage, exportPage, type AuditPage } from '../../core/views/audit.js';
+import { auditPage, localExportPager, writeAuditExport, type AuditPage } from '../../core/views/audit.js';
 import { AUDIT_PAGE_MAX } from '../../shared/service-protocol.js';
 import type { ServiceCaller } from '../service-client.js';
 import { parseDuration, positionals } from './agent.js';
@@ -256,48 +256,45 @@ async function followLog(
 }
 
 export async function verify(ctx: CommandContext): Promise<number> {
-  // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
-  if (ctx.paths.service) return (await import('./service-admin.js')).auditVerify(ctx);
   positionals(ctx, []);
+  // Hardened mode: the vault belongs to the service user; the host runs the same check.
+  if (ctx.paths.service) {
+    const { serviceCall } = await import('../service-client.js');
+    const r = (await serviceCall(ctx, 'audit.verify', {}, 'verify the audit log')) as unknown as VerifyJson;
+    return printVerify(ctx, r, 'hint: unlock the host (`akc unlock`) to also check the signed checkpoints');
+  }
   const vault = await openVault(ctx);
   try {
-    // Unlocking checkpoints the current head. Take the anchor and the checkpoints as they
-    // were before, so a chain changed since is judged against the old signatures.
-    const before = snapshotAudit(vault.db, vault.dataDir);
-    const macKey = await unlockIfPossible(ctx, vault);
-    const r = verifyAudit(vault.db, vault.id, before, macKey);
-    if (!r.ok && macKey) restoreCheckpoints(vault, before.checkpoints);
-    if (ctx.json) {
-      writeJson(ctx.io, {
-        ok: r.ok,
-        entries: r.entries,
-        checkpointsChecked: r.checkpointsChecked,
-        checkpoints: r.checkpoints,
-        ...(r.first ? { firstBadSeq: r.first.seq, problem: r.first.problem, problems: r.problems, anchor: r.anchor } : {}),
-        ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}),
-      });
-    }
-    if (r.first) {
-      throw new AkcError('CORRUPT', `audit log altered at entry ${r.first.seq}: ${r.first.problem}`, {
-        hint:
-          before.anchor.kind === 'missing' && r.first.problem.includes('anchor file')
-            ? 'a vault last opened by a version without audit anchors gets one at its next unlock (with an alert); otherwise keep a copy of vault.db for investigation'
-            : 'keep a copy of vault.db (and audit-anchor) for investigation; `akc audit export` shows the entries',
-      });
-    }
-    if (!ctx.json) {
-      ctx.io.stdout.write(
-        macKey
-          ? `verified · ${r.entries} entries · ${r.checkpoints} checkpoint${r.checkpoints === 1 ? '' : 's'}\n`
-          : `verified · ${r.entries} entries · checkpoints not checked (the vault stayed locked)\n`,
-      );
-      for (const w of r.warnings) ctx.note(`warning: ${w}`);
-      if (!macKey) ctx.note('hint: pass --password-stdin (or turn on keychain unlock) to also check the signed checkpoints');
-    }
-    return 0;
+    // The snapshot is taken before unlocking (core/audit/verify.ts): unlocking signs the head.
+    const r = await verifyOpenedVault(vault, () => unlockIfPossible(ctx, vault));
+    return printVerify(
+      ctx,
+      verifyReportJson(r),
+      'hint: pass --password-stdin (or turn on keychain unlock) to also check the signed checkpoints',
+    );
   } finally {
     vault.close();
   }
+}
+
+type VerifyJson = ReturnType<typeof verifyReportJson>;
+
+/** The same report, error and words in both modes; `lockedHint` says how to get the checkpoints checked. */
+function printVerify(ctx: CommandContext, r: VerifyJson, lockedHint: string): number {
+  if (ctx.json) writeJson(ctx.io, r);
+  if (!r.ok) {
+    throw new AkcError('CORRUPT', `audit log altered at entry ${String(r.firstBadSeq)}: ${String(r.problem)}`, { hint: verifyHint(r) });
+  }
+  if (!ctx.json) {
+    ctx.io.stdout.write(
+      r.checkpointsChecked
+        ? `verified · ${r.entries} entries · ${r.checkpoints} checkpoint${r.checkpoints === 1 ? '' : 's'}\n`
+        : `verified · ${r.entries} entries · checkpoints not checked (the vault stayed locked)\n`,
+    );
+    for (const w of r.warnings ?? []) ctx.note(`warning: ${w}`);
+    if (!r.checkpointsChecked) ctx.note(lockedHint);
+  }
+  return 0;
 }
 
 /**
@@ -318,52 +315,28 @@ async function unlockIfPossible(ctx: CommandContext, vault: Vault): Promise<Buff
   return vault.auditKey;
 }
 
-/** Puts back the checkpoints unlocking replaced, so the evidence of an alteration stays. */
-function restoreCheckpoints(vault: Vault, before: StoredCheckpoint[]): void {
-  const put = vault.db.prepare('INSERT OR REPLACE INTO audit_checkpoints (seq, hash, mac, ts) VALUES (?, ?, ?, ?)');
-  try {
-    vault.db.transaction(() => {
-      for (const cp of before) put.run(cp.seq, cp.hash, cp.mac, cp.ts);
-    })();
-  } catch {
-    // Best effort: the report above stands either way.
-  }
-}
-
 /** `akc audit export [--since T]`: every entry as one JSON object per line, with its hashes. */
 export async function exportLog(ctx: CommandContext): Promise<void> {
   positionals(ctx, []);
   const sinceText = option(ctx.args, 'since');
   const since = sinceText !== undefined ? parseSince(sinceText, Date.now()) : 0;
-  // The same rows in both modes (core/views/audit.ts); the host sends them a page at a time.
+  const out = (text: string): Promise<void> => write(ctx, text);
+  // One exporter (core/views/audit.ts) in both modes; only where the pages come from differs.
   if (ctx.paths.service) {
     const { withService } = await import('../service-client.js');
-    return withService(ctx, 'export the audit log', (call) =>
-      writeExport(ctx, async (afterSeq) => {
+    await withService(ctx, 'export the audit log', (call) =>
+      writeAuditExport(async (afterSeq) => {
         const page = await call('audit.export', { afterSeq, ...(since ? { since } : {}) });
         return { rows: page.entries, next: page.next };
-      }),
+      }, out),
     );
+    return;
   }
   const vault = await openVault(ctx);
   try {
-    await writeExport(ctx, (afterSeq) => Promise.resolve(exportPage(vault.db, { afterSeq, since, limit: 1000 })));
+    await writeAuditExport(localExportPager(vault.db, since), out);
   } finally {
     vault.close();
-  }
-}
-
-async function writeExport(
-  ctx: CommandContext,
-  page: (afterSeq: number) => Promise<{ rows: Record<string, unknown>[]; next: number | null }>,
-): Promise<void> {
-  let afterSeq = 0;
-  for (;;) {
-    const p = await page(afterSeq);
-    if (p.rows.length) await write(ctx, p.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    if (p.next === null) return;
-    if (p.next <= afterSeq) throw new AkcError('PROTOCOL', 'failed to export the audit log: a page did not advance');
-    afterSeq = p.next;
   }
 }
 

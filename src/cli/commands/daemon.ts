@@ -7,12 +7,12 @@
 import { AkcError, isAkcError } from '../../shared/errors.js';
 import { flag, option, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
-import { Host } from '../../core/host/host.js';
+import type { Host } from '../../core/host/host.js';
+import { startHostRuntime, type HostRuntime } from '../../core/host/runtime.js';
 import { NapiKeychain } from '../../core/keychain/napi-keychain.js';
-import { AgentServer } from '../../core/server/server.js';
-import { startProxy, type RunningProxy } from '../../core/proxy/index.js';
 import { streamLogger, type Logger } from '../../core/logger.js';
 import { hardenProcess } from '../../core/host/harden-process.js';
+import { assertHostPlatform } from '../../core/host/platform.js';
 import { sanitizeLine } from '../../shared/sanitize.js';
 import { loggingApprover, TtyApprover } from '../daemon/tty-approver.js';
 import { createVaultOnFirstRun } from '../daemon/first-run.js';
@@ -24,6 +24,8 @@ function sanitizingLogger(log: Logger): Logger {
 }
 
 export async function daemon(ctx: CommandContext): Promise<number> {
+  // Before anything else: on a platform where peers cannot be identified, say so and stop.
+  assertHostPlatform();
   if (ctx.paths.service && !flag(ctx.args, 'service')) {
     // Hardened mode: the service is this user's host; a daemon as the user would be a second one.
     throw new AkcError(
@@ -51,37 +53,28 @@ export async function daemon(ctx: CommandContext): Promise<number> {
   const approveWithPassword = flag(ctx.args, 'approve-with-password');
   // First run on a terminal: offer to create the vault (the README's one-command start).
   const created = await createVaultOnFirstRun(ctx);
-  const host = Host.open({
-    dataDir: ctx.paths.dataDir,
-    keychain: new NapiKeychain(ctx.paths.keychainService),
-    ...(approvalTimeoutMs ? { approvalTimeoutMs } : {}),
-  });
-  const server = new AgentServer({ socketPath: ctx.paths.socket, host, logger: log });
+  // The same runtime as the desktop app (core/host/runtime.ts): host, agent socket, proxy.
+  let runtime: HostRuntime;
   try {
-    await server.listen();
+    runtime = await startHostRuntime({
+      dataDir: ctx.paths.dataDir,
+      socketPath: ctx.paths.socket,
+      keychain: new NapiKeychain(ctx.paths.keychainService),
+      logger: log,
+      ...(approvalTimeoutMs ? { approvalTimeoutMs } : {}),
+    });
   } catch (err) {
     created?.fill(0);
-    host.close();
     throw err;
   }
-  // The brokering proxy: proxy.sock beside the agent socket, and loopback TCP.
-  let proxy: RunningProxy | null = null;
-  try {
-    proxy = await startProxy(host, { agentSocketPath: ctx.paths.socket, logger: log });
-    log.info(`proxy on ${[proxy.url, proxy.socketPath].filter(Boolean).join(' and ')}`);
-  } catch (err) {
-    log.warn(`the brokering proxy did not start: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const host = runtime.host;
 
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info(`stopping (${signal})`);
-    void Promise.allSettled([proxy?.close(), server.close()]).finally(() => {
-      host.close();
-      process.exit(0);
-    });
+    void runtime.close().finally(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -97,7 +90,7 @@ export async function daemon(ctx: CommandContext): Promise<number> {
   } else {
     await unlockAtStart(ctx, host, log.info, log.warn);
   }
-  log.info(`serving ${ctx.paths.socket} (vault ${host.state}, approvals time out after ${host.broker.timeoutMs / 1000} s)`);
+  log.info(`serving ${ctx.paths.socket} (vault ${host.state}, approvals time out after ${host.approvalTimeoutMs / 1000} s)`);
   host.on('state', (s) => log.info(`vault ${s}`));
   host.on('alert', (a) => log.warn(`ALERT ${a.kind}${a.rule ? ` (${a.rule})` : ''}: ${a.message} — see \`akc alerts\``));
 
@@ -133,10 +126,10 @@ async function unlockAtStart(ctx: CommandContext, host: Host, info: (m: string) 
     }
     return;
   }
-  if (host.vault.keychainUnlockEnabled) {
+  if (host.keychainUnlock.enabled) {
     try {
       await host.unlockWithKeychain('daemon start');
-      info(`unlocked with the ${host.vault.keychain.description}`);
+      info(`unlocked with the ${host.keychainUnlock.description}`);
       return;
     } catch (err) {
       if (!isAkcError(err)) throw err;

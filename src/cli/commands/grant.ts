@@ -7,6 +7,9 @@ import { sanitizeLine } from '../../shared/sanitize.js';
 import { describeScope, validateSecretPattern, type GrantRequest } from '../../core/policy/admin.js';
 import { grantJson, grantRows } from '../../core/views/policy.js';
 import { adminChange, adminRead, formatDuration, parseDuration, plural, positionals } from './agent.js';
+import { blockRowsFor, isProgramOrGrant } from './unblock-target.js';
+import type { PolicyAdmin } from '../../core/policy/admin.js';
+import { unblockRequester, type BlockTarget } from '../../core/policy/block.js';
 
 const MAX_USES = 1_000_000;
 
@@ -32,11 +35,27 @@ function usesFromFlags(ctx: CommandContext): number | null {
   return Number(text);
 }
 
-/** Who a grant is for (a row of core/views/policy.ts): the agent's name, or the program it was approved for. */
+/** How many hex digits of a program's fingerprint `akc grants` shows (`akc unblock` takes such a prefix). */
+const SHORT_FINGERPRINT = 'prog:'.length + 8;
+
+/**
+ * Who a grant is for (a row of core/views/policy.ts): the agent's name, or the program it
+ * was approved for with its paths ("python3 /home/me/agent.py", "akc run via node
+ * /home/me/bot.js") and a short fingerprint. Grants from before migration 6 have no label:
+ * the executable's name stands in.
+ */
 export function grantSubject(g: Record<string, unknown>): string {
-  // Printed: the executable's name is whatever the program was called (escapes included).
+  // Printed: paths are whatever the program was called (escapes included).
   if (typeof g.agent === 'string') return sanitizeLine(g.agent);
-  return sanitizeLine(`program ${typeof g.exe === 'string' ? path.basename(g.exe) : '?'} (${String(g.program ?? '?')})`);
+  const who = typeof g.label === 'string' ? g.label : `program ${typeof g.exe === 'string' ? path.basename(g.exe) : '?'}`;
+  const fp = typeof g.program === 'string' ? g.program.slice(0, SHORT_FINGERPRINT) : '?';
+  return sanitizeLine(`${who} (${fp})`);
+}
+
+/** A run grant's command line (`-` for other grants). */
+function commandOf(g: Record<string, unknown>): string {
+  const c = g.command as { line?: unknown } | null | undefined;
+  return c ? (typeof c.line === 'string' ? c.line : '(a command)') : '-';
 }
 
 export async function grant(ctx: CommandContext): Promise<void> {
@@ -78,7 +97,20 @@ export async function grants(ctx: CommandContext): Promise<void> {
     ctx.io.stdout.write(all ? 'No grants.\n' : 'No live grants. Add one with `akc grant AGENT SECRET --for 15m`.\n');
     return;
   }
-  const headers = ['ID', 'AGENT', 'SECRET', 'EFFECT', 'SCOPE', 'EXPIRES', 'USES', ...(all ? ['STATE'] : []), 'CREATED'];
+  // Run grants cover one command: shown in its own column when there is one.
+  const commands = rows.some((g) => g.command);
+  const headers = [
+    'ID',
+    'AGENT',
+    'SECRET',
+    'EFFECT',
+    'SCOPE',
+    'EXPIRES',
+    'USES',
+    ...(all ? ['STATE'] : []),
+    'CREATED',
+    ...(commands ? ['COMMAND'] : []),
+  ];
   ctx.io.stdout.write(
     table(
       headers,
@@ -92,6 +124,7 @@ export async function grants(ctx: CommandContext): Promise<void> {
         g.usesLeft === null ? '-' : String(g.usesLeft),
         ...(all ? [String(g.state)] : []),
         formatTime(g.createdAt as string),
+        ...(commands ? [commandOf(g)] : []),
       ]),
     ),
   );
@@ -140,7 +173,8 @@ export async function block(ctx: CommandContext): Promise<void> {
 export async function unblock(ctx: CommandContext): Promise<void> {
   // Hardened mode: the vault belongs to the service user; ask the host (service-admin.ts).
   if (ctx.paths.service) return (await import('./service-admin.js')).unblock(ctx);
-  const [name] = positionals(ctx, ['AGENT']);
+  const [name] = positionals(ctx, ['AGENT (or a blocked program prog:…, or a block grant g_…)']);
+  if (isProgramOrGrant(name!)) return unblockProgram(ctx, name!);
   const revoked = await adminChange(
     ctx,
     (admin) => {
@@ -151,4 +185,39 @@ export async function unblock(ctx: CommandContext): Promise<void> {
   );
   if (ctx.json) return writeJson(ctx.io, { agent: name, blocked: false, revokedGrants: revoked.map((g) => g.id) });
   ctx.io.stdout.write(revoked.length ? `Unblocked ${name}.\n` : `${name} is not blocked.\n`);
+}
+
+/** `akc unblock prog:…|g_…`: a block made from a prompt, lifted by revoking its grant(s). */
+async function unblockProgram(ctx: CommandContext, target: string): Promise<void> {
+  const blocks = (admin: PolicyAdmin) => blockRowsFor(target, grantRows(admin, false));
+  const revoked = await adminChange(
+    ctx,
+    (admin) => {
+      blocks(admin); // NOT_FOUND and friends before the password prompt
+      return undefined;
+    },
+    (admin) => {
+      admin.vault.requireKey();
+      const rows = blocks(admin);
+      const row = rows[0]!;
+      // The one unblock rule (core/policy/block.ts), for the requester the block names.
+      const t: BlockTarget =
+        typeof row.agent === 'string'
+          ? { kind: 'agent', agentId: admin.liveAgent(row.agent).id }
+          : {
+              kind: 'program',
+              fingerprint: String(row.program),
+              label: typeof row.label === 'string' ? row.label : String(row.program),
+              exe: typeof row.exe === 'string' ? row.exe : null,
+            };
+      unblockRequester(admin.vault, t, 'cli');
+      return rows;
+    },
+  );
+  if (ctx.json) return writeJson(ctx.io, { target, blocked: false, revokedGrants: revoked.map((r) => r.id) });
+  ctx.io.stdout.write(unblockedLine(revoked));
+}
+
+export function unblockedLine(rows: Record<string, unknown>[]): string {
+  return `Unblocked ${grantSubject(rows[0]!)}: ${rows.length === 1 ? 'grant' : 'grants'} ${rows.map((r) => String(r.id)).join(', ')} revoked.\n`;
 }

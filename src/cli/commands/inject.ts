@@ -1,5 +1,5 @@
 /**
- * `akc inject -i TEMPLATE [-o OUT] [--json|--yaml] [--purpose P]` (DESIGN §9): fills
+ * `akc inject -i TEMPLATE [-o OUT] [--json|--yaml] [--purpose P]`: fills
  * `{{ akc://NAME }}` references from the host, all under one approval (`secret.getMany`).
  *
  * Parsing is strict: every `{{` that opens an akc reference must be exactly

@@ -1,12 +1,13 @@
 /**
- * `akc run --env VAR=NAME… [--purpose P] [--no-redact] -- CMD ARGS…` (DESIGN §9): gets
+ * `akc run --env VAR=NAME… [--purpose P] [--no-redact] -- CMD ARGS…`: gets
  * every secret under one approval (`secret.getMany`, naming CMD ARGS… and the executable
  * CMD resolves to, so the human sees what gets the values and the grant covers only that
  * command), starts CMD without a shell with the values only in its environment, passes
  * stdin through, and relays its stdout/stderr through the streaming redactor so no
- * delivered value (nor its base64, base64url, hex or URL-encoded form) reaches our output. The exit status is passed through (a signal
- * death is re-raised on ourselves, else 128+n); SIGINT, SIGTERM and SIGHUP are forwarded
- * to the child; the leases end when the child does.
+ * delivered value (in any form core/redact/encodings.ts lists: encoded, escaped, line by
+ * line) reaches our output. The exit status is passed through (a signal death is
+ * re-raised on ourselves, else 128+n); SIGINT, SIGTERM and SIGHUP are forwarded to the
+ * child; the leases end when the child does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
@@ -23,6 +24,7 @@ import { RedactionSet, type RedactStream } from '../../core/redact/redactor.js';
 import { flag, option, options, shellWord, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { printError } from '../io.js';
+import { readEnvFiles, type EnvFileEntries } from '../env-file.js';
 
 const CLI_CLIENT = { name: 'akc', version: '0.1.0' };
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -114,7 +116,11 @@ export async function revokeLeases(ctx: CommandContext, leases: readonly string[
 
 export async function run(ctx: CommandContext): Promise<number> {
   const envSpecs = options(ctx.args, 'env');
-  const bindings = envSpecs.length || options(ctx.args, 'proxy').length === 0 ? parseEnvBindings(envSpecs) : [];
+  const envFiles = options(ctx.args, 'env-file');
+  const bindings = envSpecs.length || (options(ctx.args, 'proxy').length === 0 && envFiles.length === 0) ? parseEnvBindings(envSpecs) : [];
+  // `--env-file FILE` (env-file.ts): its akc:// references join --env's; other lines go to the child as they are.
+  const fromFiles = envFiles.length ? readEnvFiles(envFiles) : null;
+  if (fromFiles) mergeEnvFile(bindings, fromFiles);
   if (ctx.args.positionals.length > 0) {
     throw new UsageError(
       'put the command after --: akc run --env VAR=NAME -- CMD ARGS…',
@@ -139,13 +145,19 @@ export async function run(ctx: CommandContext): Promise<number> {
   const noRedact = flag(ctx.args, 'no-redact');
   const names = [...new Set(bindings.map((b) => b.secret))];
   const proxyNames = options(ctx.args, 'proxy');
-  if (names.length === 0 && proxyNames.length === 0) throw new UsageError('nothing to inject: give --env VAR=NAME and/or --proxy BINDING');
+  if (names.length === 0 && proxyNames.length === 0) {
+    throw new UsageError(
+      envFiles.length
+        ? `nothing to inject: ${envFiles.join(', ')} has no KEY=akc://SECRET_NAME line`
+        : 'nothing to inject: give --env VAR=NAME and/or --proxy BINDING',
+    );
+  }
   const proxyEnv = proxyNames.length ? await proxyEnvironment(ctx, proxyNames) : {};
 
   const secrets = names.length ? await fetchSecrets(ctx, names, purposeWith(option(ctx.args, 'purpose'), noRedact), command) : [];
   const byName = new Map(secrets.map((s) => [s.name, s]));
   const leases = secrets.map((s) => s.lease.id);
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...proxyEnv };
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...Object.fromEntries(fromFiles?.literals ?? []), ...proxyEnv };
   for (const b of bindings) childEnv[b.variable] = byName.get(b.secret)!.value;
   let redaction: RedactionSet | null = null;
   if (!noRedact) {
@@ -218,6 +230,21 @@ export async function run(ctx: CommandContext): Promise<number> {
     return reraise(outcome.signal);
   }
   return outcome.code ?? 1;
+}
+
+/** Adds an env file's references to the --env bindings; a variable set both ways is an error. */
+function mergeEnvFile(bindings: EnvBinding[], file: EnvFileEntries): void {
+  const byFlag = new Set(bindings.map((b) => b.variable));
+  for (const variable of file.literals.keys()) {
+    if (byFlag.has(variable)) throw new UsageError(`${variable} is set by --env and in --env-file`);
+  }
+  for (const r of file.references) {
+    if (byFlag.has(r.variable)) throw new UsageError(`${r.variable} is set by --env and in --env-file (${r.where})`);
+    bindings.push({ variable: r.variable, secret: r.secret });
+  }
+  if (new Set(bindings.map((b) => b.secret)).size > MAX_GET_MANY_NAMES) {
+    throw new UsageError(`at most ${MAX_GET_MANY_NAMES} different secrets per run`);
+  }
 }
 
 type CommandProblem = { reason: string; hint?: string; exitCode: number };

@@ -13,7 +13,9 @@
  */
 import { flag, UsageError } from '../args.js';
 import { openVault, unlockForRead, type CommandContext } from '../context.js';
-import { writeJson } from '../io.js';
+import fs from 'node:fs';
+import { AkcError } from '../../shared/errors.js';
+import { printError, writeJson } from '../io.js';
 import { sanitizeLine } from '../../shared/sanitize.js';
 import type { Vault } from '../../core/vault/vault.js';
 import { SecretStore } from '../../core/vault/secrets.js';
@@ -61,10 +63,28 @@ function auditScan(vault: Vault, detail: Record<string, unknown>): void {
   });
 }
 
+function isDanglingLink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 export async function scan(ctx: CommandContext): Promise<number> {
   const paths = [...ctx.args.positionals, ...ctx.args.rest];
   if (paths.length === 0) throw new UsageError('usage: akc scan PATH… [--git] [--json]');
   const withGit = flag(ctx.args, 'git');
+  // A PATH that is not there is a mistake, not a clean result: exit 2 (as grep does for
+  // trouble; 1 means "found"), before the vault is opened or a password asked.
+  const missing = paths.find((p) => !fs.existsSync(p) && !isDanglingLink(p));
+  if (missing !== undefined) {
+    printError(
+      ctx.io,
+      new AkcError('NOT_FOUND', `cannot scan ${missing}: no such file or directory`, { hint: 'check the PATH; nothing was scanned' }),
+    );
+    return 2;
+  }
 
   const vault = await openVault(ctx);
   let unlock: 'keychain' | 'password';

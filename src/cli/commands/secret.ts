@@ -5,10 +5,12 @@ import { flag, option, options, UsageError } from '../args.js';
 import { openVault, unlockForWrite, type CommandContext } from '../context.js';
 import { formatTime, table, writeJson } from '../io.js';
 import { SecretStore, type SecretMeta } from '../../core/vault/secrets.js';
+import { confirmNewVersion, setMessage } from './secret-version.js';
 import type { Vault } from '../../core/vault/vault.js';
 import { secretRows, secretView } from '../../core/views/secrets.js';
 import { lifecycleLinesOf } from './secret-policy.js';
-import { applyPolicy } from '../../core/lifecycle/policy.js';
+import { applyPolicy, effectiveGraceMs, requireLifecycle } from '../../core/lifecycle/policy.js';
+import { formatDuration } from '../../shared/duration.js';
 import { didYouMean } from '../suggest.js';
 
 /** Hardened mode's client (loaded only then: it brings the peer-credential check). */
@@ -56,11 +58,14 @@ export async function set(ctx: CommandContext): Promise<void> {
   if (flag(ctx.args, 'keep-newline') && !flag(ctx.args, 'value-stdin')) throw new UsageError('--keep-newline applies to --value-stdin');
   const vault = await openVault(ctx);
   try {
+    // Names are metadata: whether NAME exists is known before the password is asked.
+    const existing = new SecretStore(vault).find(name);
+    if (existing && !flag(ctx.args, 'new-version')) await confirmNewVersion(ctx, name, existing.currentVersion, graceOf(vault, name));
     const password = await unlockForWrite(ctx, vault);
     password.fill(0);
     const value = await ctx.input.value(name);
     try {
-      const { version, created } = new SecretStore(vault).set(
+      const r = new SecretStore(vault).set(
         name,
         value,
         {
@@ -70,16 +75,37 @@ export async function set(ctx: CommandContext): Promise<void> {
           ...(tags.length ? { tags } : {}),
         },
         { agent: 'cli' },
+        // Nobody confirmed a new version: refuse if the name appeared meanwhile.
+        { mustCreate: !existing && !flag(ctx.args, 'new-version') },
       );
       if (flag(ctx.args, 'canary')) applyPolicy(vault, name, { canary: true }, 'cli');
-      if (ctx.json) return writeJson(ctx.io, { name, version, created });
-      ctx.io.stdout.write(`${created ? 'Created' : 'Updated'} ${name} (version ${version}).\n`);
+      if (ctx.json) {
+        return writeJson(ctx.io, {
+          name,
+          version: r.version,
+          created: r.created,
+          ...(r.previous
+            ? {
+                previous: r.previous.version,
+                previousState: r.previous.state,
+                previousRetiresAt: new Date(r.previous.retireAt).toISOString(),
+              }
+            : {}),
+        });
+      }
+      ctx.io.stdout.write(
+        setMessage(name, r.version, r.created, r.previous && { ...r.previous, retireAt: new Date(r.previous.retireAt).toISOString() }),
+      );
     } finally {
       value.fill(0);
     }
   } finally {
     vault.close();
   }
+}
+
+function graceOf(vault: Vault, name: string): string {
+  return formatDuration(effectiveGraceMs(requireLifecycle(vault.db, name)));
 }
 
 /**

@@ -2,8 +2,7 @@
  * The admin commands that change something, in hardened mode: the desktop user cannot
  * open vault.db (the service user owns it), so `akc init`, `akc passwd`,
  * `akc secret set|rm`, `akc agent add|revoke`, `akc block|unblock`, `akc grant`,
- * `akc ungrant`, `akc lease revoke`, `akc policy import` (and `policy export`,
- * `audit verify|export`) ask the host (shared/service-protocol.ts) through
+ * `akc ungrant`, `akc lease revoke`, `akc policy import` (and `policy export`) ask the host (shared/service-protocol.ts) through
  * service-client.ts, with the master password. The offline commands call these when
  * `ctx.paths.service` is set; their argument checks stay where they are. The list
  * commands (`secret list|show`, `agent list`, `grants`, `leases`, `audit`, `status`)
@@ -11,7 +10,7 @@
  */
 import path from 'node:path';
 import { isSecretType, SECRET_TYPES, secretNameProblem } from '../../shared/secrets.js';
-import { SERVICE_POLICY_MAX_BYTES, type ServiceResults } from '../../shared/service-protocol.js';
+import { SERVICE_POLICY_MAX_BYTES, type JsonRecord, type ServicePage, type ServiceResults } from '../../shared/service-protocol.js';
 import type { ImportSummary, PolicyDocument } from '../../core/policy/policy-file.js';
 import { AkcError } from '../../shared/errors.js';
 import { flag, option, options, UsageError } from '../args.js';
@@ -19,6 +18,9 @@ import type { CommandContext } from '../context.js';
 import { writeJson } from '../io.js';
 import { serviceCall, withService } from '../service-client.js';
 import { parseDuration, positionals } from './agent.js';
+import { confirmNewVersion, setMessage } from './secret-version.js';
+import { blockRowsFor, isProgramOrGrant } from './unblock-target.js';
+import { unblockedLine } from './grant.js';
 
 function secretName(ctx: CommandContext): string {
   const [name, extra] = ctx.args.positionals;
@@ -53,31 +55,43 @@ export async function secretSet(ctx: CommandContext): Promise<void> {
   const type = option(ctx.args, 'type');
   if (type !== undefined && !isSecretType(type)) throw new UsageError(`unknown type ${type}; one of: ${SECRET_TYPES.join(', ')}`);
   const tags = options(ctx.args, 'tag');
-  const r = await serviceCall(
-    ctx,
-    'secret.set',
-    async () => {
-      const password = await passwordText(ctx);
-      const buf = await ctx.input.value(name);
-      try {
-        return {
-          auth: { password },
-          name,
-          value: buf.toString('utf8'),
-          ...(type !== undefined ? { type } : {}),
-          ...(option(ctx.args, 'description') !== undefined ? { description: option(ctx.args, 'description')! } : {}),
-          ...(option(ctx.args, 'owner') !== undefined ? { owner: option(ctx.args, 'owner')! } : {}),
-          ...(tags.length ? { tags } : {}),
-          ...(flag(ctx.args, 'canary') ? { canary: true } : {}),
-        };
-      } finally {
-        buf.fill(0);
+  const r = await withService(ctx, `store ${name}`, async (call) => {
+    // As offline: an existing NAME gets a new version only when asked for (secret-version.ts).
+    let newVersion = flag(ctx.args, 'new-version');
+    if (!newVersion) {
+      const view = await call('secret.show', { name }).catch((err: unknown) => {
+        if (err instanceof AkcError && err.code === 'NOT_FOUND') return null;
+        throw err;
+      });
+      if (view) {
+        await confirmNewVersion(ctx, name, Number(view.currentVersion), String(view.grace ?? '1h'));
+        newVersion = true;
       }
-    },
-    `store ${name}`,
-  );
+    }
+    const password = await passwordText(ctx);
+    const buf = await ctx.input.value(name);
+    try {
+      return await call('secret.set', {
+        auth: { password },
+        name,
+        value: buf.toString('utf8'),
+        ...(type !== undefined ? { type } : {}),
+        ...(option(ctx.args, 'description') !== undefined ? { description: option(ctx.args, 'description')! } : {}),
+        ...(option(ctx.args, 'owner') !== undefined ? { owner: option(ctx.args, 'owner')! } : {}),
+        ...(tags.length ? { tags } : {}),
+        ...(flag(ctx.args, 'canary') ? { canary: true } : {}),
+        ...(newVersion ? { newVersion: true } : {}),
+      });
+    } finally {
+      buf.fill(0);
+    }
+  });
   if (ctx.json) return writeJson(ctx.io, r);
-  ctx.io.stdout.write(`${r.created ? 'Created' : 'Updated'} ${name} (version ${r.version}).\n`);
+  const previous =
+    r.previous !== undefined && r.previousState && r.previousRetiresAt
+      ? { version: r.previous, state: r.previousState, retireAt: r.previousRetiresAt }
+      : undefined;
+  ctx.io.stdout.write(setMessage(name, r.version, r.created, previous));
 }
 
 export async function secretRm(ctx: CommandContext): Promise<void> {
@@ -165,19 +179,6 @@ export async function ungrant(ctx: CommandContext): Promise<void> {
   ctx.io.stdout.write(`Revoked grant ${id}.\n`);
 }
 
-export async function auditVerify(ctx: CommandContext): Promise<number> {
-  positionals(ctx, []);
-  const r = await serviceCall(ctx, 'audit.verify', {}, 'verify the audit log');
-  if (ctx.json) writeJson(ctx.io, r);
-  if (!r.ok) throw new AkcError('CORRUPT', `audit log altered at entry ${String(r.firstBadSeq)}: ${String(r.problem)}`);
-  if (!ctx.json) {
-    ctx.io.stdout.write(
-      `Audit log OK: ${String(r.entries)} entries${r.macChecked ? `, ${String(r.checkpointsVerified)} signed checkpoint(s) checked by the host` : ' (host locked: checkpoints not checked)'}.\n`,
-    );
-  }
-  return 0;
-}
-
 /** `akc passwd`: line 1 of --password-stdin is the current password, line 2 the new one. */
 export async function passwd(ctx: CommandContext): Promise<void> {
   positionals(ctx, []);
@@ -218,7 +219,8 @@ export async function block(ctx: CommandContext): Promise<void> {
 }
 
 export async function unblock(ctx: CommandContext): Promise<void> {
-  const [name] = positionals(ctx, ['AGENT']);
+  const [name] = positionals(ctx, ['AGENT (or a blocked program prog:…, or a block grant g_…)']);
+  if (isProgramOrGrant(name!)) return unblockProgram(ctx, name!);
   const r = await serviceCall(
     ctx,
     'agent.unblock',
@@ -227,6 +229,24 @@ export async function unblock(ctx: CommandContext): Promise<void> {
   );
   if (ctx.json) return writeJson(ctx.io, { agent: name, blocked: false, revokedGrants: r.revokedGrants });
   ctx.io.stdout.write(r.revokedGrants.length ? `Unblocked ${name}.\n` : `${name} is not blocked.\n`);
+}
+
+/** `akc unblock prog:…|g_…` through the host: its grant rows name the block(s), `grant.rm` lifts them. */
+async function unblockProgram(ctx: CommandContext, target: string): Promise<void> {
+  const rows = await withService(ctx, `unblock ${target}`, async (call) => {
+    const live: JsonRecord[] = [];
+    for (let offset: number | null = 0; offset !== null;) {
+      const page: ServicePage = await call('grants.list', { offset });
+      live.push(...page.rows);
+      offset = page.next !== null && page.next > offset ? page.next : null;
+    }
+    const blocks = blockRowsFor(target, live);
+    const password = await passwordText(ctx);
+    for (const b of blocks) await call('grant.rm', { auth: { password }, id: String(b.id) });
+    return blocks;
+  });
+  if (ctx.json) return writeJson(ctx.io, { target, blocked: false, revokedGrants: rows.map((r) => r.id) });
+  ctx.io.stdout.write(unblockedLine(rows));
 }
 
 export async function leaseRevoke(ctx: CommandContext, id: string): Promise<{ id: string; secret: string; version: number }> {

@@ -1,6 +1,6 @@
 /** Vault commands: init, passwd, status, keychain enable/disable. */
 import fs from 'node:fs';
-import { AkcError } from '../../shared/errors.js';
+import { AkcError, isAkcError } from '../../shared/errors.js';
 import { flag } from '../args.js';
 import { openVault, type CommandContext } from '../context.js';
 import { writeJson } from '../io.js';
@@ -32,6 +32,8 @@ export async function init(ctx: CommandContext): Promise<void> {
     const password = await ctx.input.newPassword('Choose a master password: ');
     try {
       await vault.init(password, { keychain });
+    } catch (err) {
+      throw headlessKeychainHint(err, 'init');
     } finally {
       password.fill(0);
     }
@@ -54,6 +56,23 @@ export async function init(ctx: CommandContext): Promise<void> {
   } finally {
     vault.close();
   }
+}
+
+/**
+ * Linux without a reachable Secret Service (SSH, containers, servers): keychain unlock
+ * cannot work there, and the way on is either without it or with a keyring started for
+ * this session. Other errors pass unchanged.
+ */
+function headlessKeychainHint(err: unknown, how: 'init' | 'enable'): unknown {
+  if (process.platform !== 'linux' || !isAkcError(err, 'KEYCHAIN_UNAVAILABLE')) return err;
+  const without = how === 'init' ? 'keep keychain unlock off: `akc init --no-keychain` (the default on Linux)' : 'keep keychain unlock off';
+  return new AkcError('KEYCHAIN_UNAVAILABLE', err.message, {
+    cause: err,
+    hint:
+      `no Secret Service in this session (headless or SSH?): ${without}, or start one first: ` +
+      '`dbus-run-session -- bash`, then in that shell `printf %s PASSWORD | gnome-keyring-daemon --unlock --components=secrets` ' +
+      '(apt-get install dbus gnome-keyring; README "Keychain on a headless Linux box")',
+  });
 }
 
 export async function passwd(ctx: CommandContext): Promise<void> {
@@ -92,6 +111,8 @@ export async function keychain(ctx: CommandContext, enabled: boolean): Promise<v
     const password = await ctx.input.password();
     try {
       await vault.setKeychainUnlock(enabled, password);
+    } catch (err) {
+      throw enabled ? headlessKeychainHint(err, 'enable') : err;
     } finally {
       password.fill(0);
     }

@@ -91,7 +91,12 @@ export class TtyApprover implements Approver {
   private onData(chunk: Buffer): void {
     for (const byte of chunk) {
       if (byte === 0x03) {
-        // Ctrl-C on the daemon's terminal stops the daemon, as it would without raw mode.
+        // At the password prompt Ctrl-C cancels the prompt (as in any password prompt);
+        // elsewhere on the daemon's terminal it stops the daemon, as it would without raw mode.
+        if (this.passwordFor) {
+          this.cancelPassword('cancelled (Ctrl-C again stops the daemon)');
+          continue;
+        }
         process.kill(process.pid, 'SIGINT');
         return;
       }
@@ -117,11 +122,7 @@ export class TtyApprover implements Approver {
 
   private passwordByte(byte: number): void {
     const p = this.passwordFor!;
-    if (byte === 0x1b) {
-      this.clearPassword();
-      this.out.write('\r\n  cancelled\r\n> ');
-      return;
-    }
+    if (byte === 0x1b) return this.cancelPassword('cancelled');
     if (byte === 0x0d || byte === 0x0a) {
       const password = Buffer.from(p.buf.subarray(0, p.len));
       const key = p.key;
@@ -135,6 +136,12 @@ export class TtyApprover implements Approver {
       return;
     }
     if (byte >= 0x20 && p.len < p.buf.length) p.buf[p.len++] = byte;
+  }
+
+  /** Leaves the password prompt; the request stays pending for another key. */
+  private cancelPassword(note: string): void {
+    this.clearPassword();
+    this.out.write(`\r\n  ${note}\r\n> `);
   }
 
   private clearPassword(): void {
@@ -155,24 +162,22 @@ export class TtyApprover implements Approver {
 
   private async decide(current: PendingApproval, choice: (typeof KEYS)[string], password?: Buffer): Promise<void> {
     try {
-      if (choice.allow && this.requirePassword) await this.checkPassword(current, password);
+      if (choice.allow && this.requirePassword) await this.checkPassword(password);
       await this.host.decide(current.id, { allow: choice.allow, scope: choice.scope, block: choice.block ?? false, by: 'tty' }, password);
       this.out.write(`  ${choice.label}\r\n`);
     } catch (err) {
+      // Every wrong password typed here is on the record: with --approve-with-password, and
+      // for "always" or an allow that unlocks, whichever check refused it.
+      if (isAkcError(err, 'WRONG_PASSWORD') && password !== undefined) this.recordWrongPassword(current);
       const msg = isAkcError(err) ? err.message : 'failed to record the decision';
       this.out.write(`  ${sanitizeLine(msg, 200)}\r\n`);
       if (isAkcError(err, 'WRONG_PASSWORD') && this.current?.id === current.id) await this.afterWrongPassword(current);
     }
   }
 
-  /** --approve-with-password: the vault checks the password before anything is allowed. */
-  private async checkPassword(current: PendingApproval, password: Buffer | undefined): Promise<void> {
+  private recordWrongPassword(current: PendingApproval): void {
+    const r = current.requester;
     try {
-      if (!password || password.length === 0) throw new AkcError('WRONG_PASSWORD', 'wrong master password');
-      await this.host.vault.verifyPassword(password);
-    } catch (err) {
-      if (!isAkcError(err, 'WRONG_PASSWORD')) throw err;
-      const r = current.requester;
       this.host.record({
         event: 'approval.password',
         agent: r.label,
@@ -183,6 +188,18 @@ export class TtyApprover implements Approver {
         reason: 'wrong master password at the daemon terminal',
         detail: { approval: current.id, attempt: this.failures + 1 },
       });
+    } catch {
+      // The refusal stands whether or not the log could take the entry.
+    }
+  }
+
+  /** --approve-with-password: the vault checks the password before anything is allowed. */
+  private async checkPassword(password: Buffer | undefined): Promise<void> {
+    try {
+      if (!password || password.length === 0) throw new AkcError('WRONG_PASSWORD', 'wrong master password');
+      await this.host.verifyPassword(password);
+    } catch (err) {
+      if (!isAkcError(err, 'WRONG_PASSWORD')) throw err;
       throw new AkcError('WRONG_PASSWORD', 'wrong master password: nothing was allowed');
     }
   }

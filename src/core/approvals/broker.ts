@@ -1,11 +1,12 @@
 /**
- * The approval broker (DESIGN §6): a queue of requests waiting for a human, with
+ * The approval broker: a queue of requests waiting for a human, with
  * identical concurrent requests collapsed, a timeout (no answer = deny), and a cool-down
  * for requesters that keep asking without an answer (anti-fatigue, anti-flood).
  */
 import { randomBytes } from 'node:crypto';
 import { AkcError } from '../../shared/errors.js';
 import type { Clock } from '../clock.js';
+import type { Grant } from '../policy/grants.js';
 import type { ApprovalDecision, ApprovalOutcome, ApprovalSubject, ApprovalWithdrawn, Approver, PendingApproval } from './types.js';
 
 export interface BrokerOptions {
@@ -29,7 +30,7 @@ export const MAX_PENDING_APPROVALS = 64;
 /**
  * Each requester's share of the queue: distinct pending approvals per fingerprint. With
  * 4 of 64 slots, one program flooding (many secrets, many purposes) cannot fill the queue
- * for everyone else; it gets RATE_LIMITED past its share (issue 16: "64 requests fill the
+ * for everyone else; it gets RATE_LIMITED past its share (otherwise "64 requests fill the
  * approval queue for everyone").
  */
 export const MAX_PENDING_PER_REQUESTER = 4;
@@ -121,7 +122,17 @@ export class ApprovalBroker {
     // Gone before it was queued: nobody is shown a request nobody waits for.
     if (signal?.aborted) return Promise.resolve(withdrawnOutcome(false));
     // Two different commands are two questions: a run never joins another command's prompt.
-    const key = JSON.stringify([fp, subject.secrets, subject.purpose, subject.http ?? null, subject.command ?? null, extra.needsUnlock]);
+    // Covered or not is part of the question too: an unlock releases covered requests with no
+    // decision, which must never carry along one that needed a human's answer.
+    const key = JSON.stringify([
+      fp,
+      subject.secrets,
+      subject.purpose,
+      subject.http ?? null,
+      subject.command ?? null,
+      extra.needsUnlock,
+      extra.coveredByGrant,
+    ]);
     const same = this.byKey.get(key);
     if (same) {
       same.pending.count += 1;
@@ -165,11 +176,14 @@ export class ApprovalBroker {
     return this.wait(entry, signal);
   }
 
-  /** Records a human decision. Throws NOT_FOUND when the request is no longer pending. */
-  decide(id: string, decision: ApprovalDecision): PendingApproval {
+  /**
+   * Records a human decision, with the grants it created (handed to the waiting requests in
+   * their outcome). Throws NOT_FOUND when the request is no longer pending.
+   */
+  decide(id: string, decision: ApprovalDecision, grants: readonly Grant[] = []): PendingApproval {
     const entry = this.entries.get(id);
     if (!entry) throw this.notPending(id);
-    this.finish(id, { kind: 'decided', decision });
+    this.finish(id, { kind: 'decided', decision, grants });
     return entry.pending;
   }
 
@@ -269,7 +283,7 @@ export class ApprovalBroker {
     this.byKey.delete(entry.key);
     const fp = entry.pending.requester.fingerprint;
     // A withdrawn prompt went unanswered too: asking and hanging up again and again must
-    // not flash prompts at the human without end (anti-fatigue, DESIGN §6). It counts on
+    // not flash prompts at the human without end (anti-fatigue). It counts on
     // its own, higher tally: a person pressing Ctrl-C at a waiting `akc get` a few times is
     // not a flood, while a loop that asks and hangs up is stopped after MAX_WITHDRAWN.
     if (outcome.kind === 'timeout') this.noteUnanswered(fp, this.unanswered, this.opts.maxUnanswered ?? 3);

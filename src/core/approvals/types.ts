@@ -1,4 +1,5 @@
 /** Approval requests and decisions, and the Approver port (popup, TTY, or logging only). */
+import type { Grant } from '../policy/grants.js';
 import type { Requester } from '../policy/requester.js';
 import type { ApprovedCommand } from '../policy/run-command.js';
 
@@ -40,8 +41,16 @@ export interface ApprovalDecision {
   by: string;
 }
 
+/**
+ * How a pending request ended. A decision carries the grants it created (one per secret
+ * asked, none for a denial or an unlock-only release): the waiting request consumes exactly
+ * these, so two concurrent requests answered differently never pick up each other's grant.
+ */
 export type ApprovalOutcome =
-  { kind: 'decided'; decision: ApprovalDecision } | { kind: 'timeout' } | { kind: 'cancelled'; reason: string } | ApprovalWithdrawn;
+  | { kind: 'decided'; decision: ApprovalDecision; grants: readonly Grant[] }
+  | { kind: 'timeout' }
+  | { kind: 'cancelled'; reason: string }
+  | ApprovalWithdrawn;
 
 /**
  * The client that asked went away (its connection closed) before anyone decided: nothing

@@ -13,7 +13,7 @@
  * puts the data dir out of the agent's reach. The anchor may also lag the log a little
  * (it is written after the commit, at most every ANCHOR_MIN_INTERVAL_MS), so it is a lower
  * bound: the log must reach it, and may go beyond. After a power loss the last delivery
- * commits (synchronous=NORMAL, DESIGN §4) can be lost while the anchor survived; verify
+ * commits (synchronous=NORMAL) can be lost while the anchor survived; verify
  * then reports the log behind its anchor, which it cannot tell from a truncation.
  */
 import { randomBytes } from 'node:crypto';

@@ -4,6 +4,8 @@
  * whitespace can never change a hash).
  */
 import { createHash } from 'node:crypto';
+import { constantTimeEqual } from '../crypto/keys.js';
+import { hmac } from '../crypto/vault-keys.js';
 
 export const HASH_BYTES = 32;
 export const GENESIS_HASH = Buffer.alloc(HASH_BYTES);
@@ -71,4 +73,12 @@ export function checkpointMessage(seq: number, hash: Buffer): Buffer {
   const seqBytes = Buffer.alloc(8);
   seqBytes.writeBigUInt64BE(BigInt(seq));
   return Buffer.concat([Buffer.from('akc/audit-checkpoint/v1', 'utf8'), seqBytes, hash]);
+}
+
+/**
+ * Whether `cp.mac` is the MAC of (seq, hash) under the audit MAC key. The one check of a
+ * signed checkpoint: the log (before it extends a signature) and `verifyAudit` use it.
+ */
+export function checkpointMacValid(key: Buffer, cp: { seq: number; hash: Buffer; mac: Buffer }): boolean {
+  return Buffer.isBuffer(cp.mac) && Buffer.isBuffer(cp.hash) && constantTimeEqual(hmac(key, checkpointMessage(cp.seq, cp.hash)), cp.mac);
 }

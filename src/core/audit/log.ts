@@ -1,10 +1,10 @@
 /**
- * The tamper-evident activity log (DESIGN §7): append, checkpoint, query, verify.
+ * The tamper-evident activity log: append, checkpoint, query, verify.
  *
  * Several processes may append to one vault.db (the host and offline admin commands),
  * so the chain head is always read inside the writing transaction, never cached.
  *
- * Rollback (issue 16): a same-user process can delete the tail of the log and put back an
+ * Rollback: a same-user process can delete the tail of the log and put back an
  * older, validly signed checkpoint; the chain and that checkpoint then agree. Two things
  * catch it (enabled by `AuditLogOptions`, i.e. for a Vault's log):
  * - the head this process last appended or saw, kept in a TEMP table of its own
@@ -22,7 +22,16 @@ import { constantTimeEqual } from '../crypto/keys.js';
 import { hmac } from '../crypto/vault-keys.js';
 import { insertAlert, type Alert } from '../lifecycle/alerts.js';
 import { ANCHOR_MIN_INTERVAL_MS, anchorMacValid, readAnchor, sealAnchor, writeAnchor, type SealedAnchor } from './anchor.js';
-import { checkpointMessage, entryHash, GENESIS_HASH, HASH_BYTES, type AuditEntry, type AuditFields, type AuditRow } from './chain.js';
+import {
+  checkpointMacValid,
+  checkpointMessage,
+  entryHash,
+  GENESIS_HASH,
+  HASH_BYTES,
+  type AuditEntry,
+  type AuditFields,
+  type AuditRow,
+} from './chain.js';
 
 /** Keep every Nth checkpoint forever; the head checkpoint is replaced as the log grows. */
 const CHECKPOINT_EVERY = 1024;
@@ -501,7 +510,7 @@ export class AuditLog {
   /** Whether cp.mac is hmac(macKey, seq‖hash): recomputed unless it is the MAC this log computed itself. */
   private macIsValid(cp: StoredCheckpoint, macKey: Buffer): boolean {
     if (this.isOwnCheckpoint(cp, macKey)) return true;
-    return constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac);
+    return checkpointMacValid(macKey, cp);
   }
 
   /** cp is, byte for byte, the checkpoint this log last signed with this very key. */
@@ -579,6 +588,9 @@ export class AuditLog {
    * Walks the whole chain. Reports the first entry that was altered, inserted, deleted or
    * reordered; with `macKey`, also checks every checkpoint, which catches a chain that was
    * rewritten consistently from some entry on (only the vault key can make a valid MAC).
+   * This is the log's own check; a vault's log is judged by `verifyAudit` (verify.ts),
+   * which builds on this walk and adds the anchor and the recorded alarms: every product
+   * path (`akc audit verify`, the hardened host, the desktop app) uses that one.
    */
   verify(macKey: Buffer | null): VerifyResult {
     const checkpoints = this.db.prepare('SELECT seq, hash, mac FROM audit_checkpoints ORDER BY seq').all() as {
@@ -607,7 +619,7 @@ export class AuditLog {
       }
       const cp = cpBySeq.get(row.seq);
       if (cp && macKey) {
-        if (!constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac)) {
+        if (!checkpointMacValid(macKey, cp)) {
           return fail(row.seq, `checkpoint at entry ${row.seq} has an invalid MAC (forged or altered)`);
         }
         if (!constantTimeEqual(cp.hash, computed)) {
@@ -621,7 +633,7 @@ export class AuditLog {
     }
     const beyond = checkpoints.find((c) => c.seq >= expectedSeq);
     if (beyond) {
-      if (!macKey || constantTimeEqual(hmac(macKey, checkpointMessage(beyond.seq, beyond.hash)), beyond.mac)) {
+      if (!macKey || checkpointMacValid(macKey, beyond)) {
         return fail(expectedSeq, `entries ${expectedSeq}…${beyond.seq} are missing (the log was truncated)`);
       }
       return fail(beyond.seq, `checkpoint at entry ${beyond.seq} has an invalid MAC (forged or altered)`);

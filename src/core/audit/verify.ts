@@ -6,12 +6,15 @@
  * append an alarm), and the log must be judged against the signatures and the anchor as
  * they were. The anchor is read first, so a host appending meanwhile only makes the log
  * longer than its anchor, which is fine (the anchor is a lower bound).
+ *
+ * This is the one verification of a vault's log: the offline `akc audit verify`
+ * (verifyOpenedVault), the hardened host's `audit.verify` and the desktop app's "verify"
+ * (verifyAuditNow, on a host that is already unlocked) all report what it reports.
  */
 import type { Database } from 'better-sqlite3';
 import { constantTimeEqual } from '../crypto/keys.js';
-import { hmac } from '../crypto/vault-keys.js';
 import { ANCHOR_FILE, anchorMacValid, readAnchor, type AnchorRead } from './anchor.js';
-import { checkpointMessage } from './chain.js';
+import { checkpointMacValid } from './chain.js';
 import { ANCHOR_MISSING_EVENT, anchorProblem, AuditLog, ROLLBACK_EVENT } from './log.js';
 
 export interface StoredCheckpoint {
@@ -74,7 +77,7 @@ export function verifyAudit(db: Database, vaultId: string, snap: AuditSnapshot, 
       if (chainBad !== null && cp.seq >= chainBad) break;
       let problem: string | null = null;
       let at = cp.seq;
-      if (!constantTimeEqual(hmac(macKey, checkpointMessage(cp.seq, cp.hash)), cp.mac)) {
+      if (!checkpointMacValid(macKey, cp)) {
         problem = `checkpoint at entry ${cp.seq} has an invalid MAC (forged or altered)`;
       } else if (cp.seq > realEnd && (cp.seq > entries || firstAlarm !== null)) {
         at = realEnd + 1;
@@ -138,5 +141,77 @@ export function verifyAudit(db: Database, vaultId: string, snap: AuditSnapshot, 
     problems,
     anchor: { state: a.kind, seq: a.kind === 'ok' ? a.anchor.seq : null, macChecked: a.kind === 'ok' && macKey !== null },
     warnings,
+  };
+}
+
+/** Where a vault's log lives: its database, id and data dir (the anchor file's folder). */
+export interface AuditLocation {
+  db: Database;
+  id: string;
+  dataDir: string;
+  /** The open log, whose anchor write may still be pending (written at most every 200 ms). */
+  audit?: { flushAnchor(): void };
+}
+
+/**
+ * The log of a vault a running host holds open (and, when unlocked, signs as it goes):
+ * judged as it is now, with the MAC key when the host has it.
+ */
+export function verifyAuditNow(v: AuditLocation, macKey: Buffer | null): AuditVerifyReport {
+  v.audit?.flushAnchor();
+  return verifyAudit(v.db, v.id, snapshotAudit(v.db, v.dataDir), macKey);
+}
+
+/**
+ * The log of a vault this process just opened (`akc audit verify`): takes the snapshot,
+ * then `unlock` (returns the MAC key, or null to check the chain only; unlocking signs the
+ * head), then judges the log against the snapshot. When the log is bad, the checkpoints
+ * the unlock replaced are put back, so the evidence of the alteration stays.
+ */
+export async function verifyOpenedVault(v: AuditLocation, unlock: () => Promise<Buffer | null>): Promise<AuditVerifyReport> {
+  const before = snapshotAudit(v.db, v.dataDir);
+  const macKey = await unlock();
+  const report = verifyAudit(v.db, v.id, before, macKey);
+  if (!report.ok && macKey) restoreCheckpoints(v.db, before.checkpoints);
+  return report;
+}
+
+function restoreCheckpoints(db: Database, before: StoredCheckpoint[]): void {
+  const put = db.prepare('INSERT OR REPLACE INTO audit_checkpoints (seq, hash, mac, ts) VALUES (?, ?, ?, ?)');
+  try {
+    db.transaction(() => {
+      for (const cp of before) put.run(cp.seq, cp.hash, cp.mac, cp.ts);
+    })();
+  } catch {
+    // Best effort: the report stands either way.
+  }
+}
+
+/** What to tell the human about a failed verification (the same words in every mode). */
+export function verifyHint(r: { anchor?: { state: string }; problem?: string }): string {
+  return r.anchor?.state === 'missing' && r.problem?.includes('anchor file')
+    ? 'a vault last opened by a version without audit anchors gets one at its next unlock (with an alert); otherwise keep a copy of vault.db for investigation'
+    : 'keep a copy of vault.db (and audit-anchor) for investigation; `akc audit export` shows the entries';
+}
+
+/** The report as `akc audit verify --json` prints it, offline and from the hardened host alike. */
+export function verifyReportJson(r: AuditVerifyReport): {
+  ok: boolean;
+  entries: number;
+  checkpointsChecked: boolean;
+  checkpoints: number | null;
+  firstBadSeq?: number;
+  problem?: string;
+  problems?: AuditProblem[];
+  anchor?: AuditVerifyReport['anchor'];
+  warnings?: string[];
+} {
+  return {
+    ok: r.ok,
+    entries: r.entries,
+    checkpointsChecked: r.checkpointsChecked,
+    checkpoints: r.checkpoints,
+    ...(r.first ? { firstBadSeq: r.first.seq, problem: r.first.problem, problems: r.problems, anchor: r.anchor } : {}),
+    ...(r.warnings.length > 0 ? { warnings: r.warnings } : {}),
   };
 }

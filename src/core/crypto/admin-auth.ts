@@ -1,5 +1,5 @@
 /**
- * Challenge–response for host administration (issue 16): the master password never
+ * Challenge–response for host administration: the master password never
  * crosses the socket. The CLI derives the KEK locally (Argon2id, kdf.ts), and from it
  * the admin key A; it proves knowledge of A with an HMAC over the host's single-use
  * nonce and the exact operation. A fake server listening on the socket path learns a

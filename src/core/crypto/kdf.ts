@@ -24,7 +24,7 @@ export interface KdfParams {
   parallelism: number;
 }
 
-/** DESIGN §4 defaults: m = 64 MiB, t = 3, p = 4. */
+/** The defaults: m = 64 MiB, t = 3, p = 4. */
 export const DEFAULT_KDF: KdfParams = { algorithm: 'argon2id', memoryKiB: 65536, timeCost: 3, parallelism: 4 };
 
 export const KDF_LIMITS = {

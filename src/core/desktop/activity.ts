@@ -11,6 +11,7 @@ import type { Database } from 'better-sqlite3';
 import type { ActivityEntry, ActivityPage, VerbInput } from '../../shared/contract.js';
 import type { AuditRow } from '../audit/chain.js';
 import { auditWhere } from '../audit/log.js';
+import { localExportPager, writeAuditExport } from '../views/audit.js';
 import { activityEntry, activityRecord } from './views.js';
 
 export type ActivityFilter = Omit<VerbInput<'queryActivity'>, 'beforeSeq' | 'limit'>;
@@ -148,51 +149,20 @@ export class ActivityReader {
       out.once('finish', resolve);
     });
     done.catch(() => undefined);
-    const chunk = this.db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT 2000');
-    let count = 0;
-    let after = 0;
+    const write = (text: string): Promise<void> =>
+      out.write(text) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r()));
     try {
-      // Chunks, never an open iterator across an await: the host keeps using this connection meanwhile.
-      for (;;) {
-        const rows = chunk.all(after) as AuditRow[];
-        if (rows.length === 0) break;
-        let buf = '';
-        for (const row of rows) {
-          buf += JSON.stringify(exportLine(row)) + '\n';
-          after = row.seq;
-        }
-        count += rows.length;
-        if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
-      }
+      // The exporter `akc audit export` uses (core/views/audit.ts): the same bytes. Pages,
+      // never an open iterator across an await: the host keeps using this connection meanwhile.
+      const count = await writeAuditExport(localExportPager(this.db), write);
       out.end();
       await done;
+      return count;
     } catch (err) {
       out.destroy();
       throw err;
     }
-    return count;
   }
-}
-
-function exportLine(row: AuditRow): Record<string, unknown> {
-  const detail = row.detail === null ? null : (parseDetail(row.detail) ?? { unparsable: true });
-  return {
-    seq: row.seq,
-    ts: row.ts,
-    time: new Date(row.ts).toISOString(),
-    event: row.event,
-    agent: row.agent,
-    pid: row.pid,
-    exe: row.exe,
-    secret: row.secret,
-    version: row.version,
-    decision: row.decision,
-    purpose: row.purpose,
-    reason: row.reason,
-    detail,
-    prevHash: Buffer.from(row.prev_hash).toString('hex'),
-    hash: Buffer.from(row.hash).toString('hex'),
-  };
 }
 
 function parseDetail(text: string | null): Record<string, unknown> | null {

@@ -1,5 +1,5 @@
 /**
- * One approval popup at a time (DESIGN §6): which pending request the popup shows, what
+ * One approval popup at a time: which pending request the popup shows, what
  * to show next when it ends, and which ids to deny when the popup is closed or cannot be
  * shown. Pure state; the Electron main performs the returned actions.
  */

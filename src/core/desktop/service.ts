@@ -30,23 +30,24 @@ import {
 import { AkcError, isAkcError } from '../../shared/errors.js';
 import type { PendingApproval } from '../approvals/types.js';
 import { systemClock, type Clock } from '../clock.js';
-import { HOST_VERSION, Host } from '../host/host.js';
+import { HOST_VERSION, type Host } from '../host/host.js';
 import { hashExecutable } from '../identity/exe-hash.js';
 import type { KeychainPort } from '../keychain/port.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { BLOCK_PATTERN, grantState, isBlock, PolicyAdmin } from '../policy/admin.js';
+import { grantState, isBlock, PolicyAdmin } from '../policy/admin.js';
 import { globMatch } from '../policy/glob.js';
 import { programFingerprint } from '../policy/requester.js';
-import { AgentServer } from '../server/server.js';
-import { startProxy, type RunningProxy } from '../proxy/index.js';
+import type { RunningProxy } from '../proxy/index.js';
+import { startHostRuntime, type HostRuntime } from '../host/runtime.js';
 import { socketIsLive } from '../server/socket-file.js';
-import { durableTransaction, vaultPath } from '../store/database.js';
+import { vaultPath } from '../store/database.js';
 import { Vault } from '../vault/vault.js';
 import { ActivityReader } from './activity.js';
+import { proxyBindingsView, removeProxyBinding, saveProxyBinding } from './proxy-bindings.js';
 import { toContractError, type Envelope } from './errors.js';
 import { noClipboard, noSaveDialog, type ClipboardPort, type SaveDialogPort } from './ports.js';
 import { readSettings, writeSettings, type StoredSettings } from './settings.js';
-import { agentView, approvalView, grantView } from './views.js';
+import { agentView, approvalView, grantView, verifyView } from './views.js';
 import { sanitizeLine } from '../../shared/sanitize.js';
 import { clearAlertFromUi, lifecycleView, rotateFromUi, setGuardFromUi, type LifecycleView } from '../lifecycle/desktop.js';
 import type { RotateResult } from '../lifecycle/rotation.js';
@@ -97,7 +98,8 @@ type Handlers = { [V in Verb]: (input: VerbInput<V>) => Promise<VerbOutput<V>> |
 
 export class DesktopService extends EventEmitter<DesktopEvents> {
   private host: Host | null = null;
-  private server: AgentServer | null = null;
+  /** Host, agent socket and proxy, composed as `akc daemon` composes them (core/host/runtime.ts). */
+  private runtime: HostRuntime | null = null;
   private proxy: RunningProxy | null = null;
   private activity: ActivityReader | null = null;
   private conflict: string | null = null;
@@ -152,7 +154,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
         if (!isAkcError(err, 'NOT_INITIALIZED')) throw err;
       }
     }
-    if (opts.unlockWithKeychain && this.host?.vault.keychainUnlockEnabled) {
+    if (opts.unlockWithKeychain && this.host?.keychainUnlock.enabled) {
       try {
         await this.host.unlockWithKeychain('app start');
       } catch (err) {
@@ -172,16 +174,12 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     await this.clearClipboardIfOurs();
-    const server = this.server;
-    const host = this.host;
-    this.server = null;
+    const runtime = this.runtime;
+    this.runtime = null;
     this.host = null;
     this.activity = null;
-    const proxy = this.proxy;
     this.proxy = null;
-    if (proxy) await proxy.close();
-    if (server) await server.close();
-    host?.close();
+    await runtime?.close();
     this.removeAllListeners();
   }
 
@@ -191,7 +189,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
   }
 
   get settings(): Settings {
-    return { ...this.settingsCache, keychainUnlock: this.host?.vault.keychainUnlockEnabled ?? false };
+    return { ...this.settingsCache, keychainUnlock: this.host?.keychainUnlock.enabled ?? false };
   }
 
   get hostConflict(): string | null {
@@ -206,28 +204,32 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
   }
 
   private async openHost(): Promise<void> {
-    const host = Host.open({ dataDir: this.dataDir, keychain: this.keychain, clock: this.clock });
-    this.settingsCache = readSettings(host.vault.db);
-    host.broker.timeoutMs = this.settingsCache.approvalTimeoutSeconds * 1000;
-    const server = new AgentServer({ socketPath: this.socketPath, host, logger: this.logger });
+    let runtime: HostRuntime;
     try {
-      await server.listen();
+      runtime = await startHostRuntime({
+        dataDir: this.dataDir,
+        socketPath: this.socketPath,
+        keychain: this.keychain,
+        clock: this.clock,
+        logger: this.logger,
+        // The stored settings apply before the first request is served.
+        configure: (h) => {
+          this.settingsCache = readSettings(h.vault.db);
+          h.approvalTimeoutMs = this.settingsCache.approvalTimeoutSeconds * 1000;
+        },
+      });
     } catch (err) {
-      host.close();
       if (isAkcError(err, 'HOST_RUNNING')) {
         this.setConflict();
         return;
       }
       throw err;
     }
+    const host = runtime.host;
+    this.runtime = runtime;
     this.host = host;
-    this.server = server;
     // The brokering proxy runs in whichever host serves the vault (app or daemon).
-    try {
-      this.proxy = await startProxy(host, { agentSocketPath: this.socketPath, logger: this.logger });
-    } catch (err) {
-      this.logger.warn(`brokering proxy not started: ${isAkcError(err) ? err.message : 'internal error'}`);
-    }
+    this.proxy = runtime.proxy;
     this.activity = new ActivityReader(host.vault.db);
     this.lastSeq = this.activity.headSeq();
     host.on('state', (state) => {
@@ -322,6 +324,10 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
       await this.setGuardSetting(i.key, i.value, i.password);
       return { key: i.key };
     },
+    // Proxy bindings: the functions `akc proxy add|list|rm` calls (proxy-bindings.ts).
+    listProxyBindings: () => proxyBindingsView(this.requireUnlocked().vault, this.socketPath, this.proxy),
+    saveProxyBinding: (i) => saveProxyBinding(this.requireUnlocked().vault, this.socketPath, this.proxy, i, BY),
+    removeProxyBinding: (i) => removeProxyBinding(this.requireUnlocked().vault, i.name, BY),
   };
 
   // ------------------------------------------------------------------ state
@@ -332,7 +338,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     if (!host && this.conflict && fs.existsSync(vaultPath(this.dataDir))) vault = 'locked';
     return {
       vault,
-      keychainUnlock: host?.vault.keychainUnlockEnabled ?? false,
+      keychainUnlock: host?.keychainUnlock.enabled ?? false,
       keychainName: this.keychain.description,
       platform: this.opts.platform ?? process.platform,
       hostConflict: this.conflict,
@@ -350,7 +356,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     let secrets: string[] = [];
     if (host && host.state === 'unlocked') {
       try {
-        secrets = host.secrets.list().map((s) => s.name);
+        secrets = host.listSecrets().map((s) => s.name);
       } catch {
         secrets = [];
       }
@@ -359,7 +365,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
       vault: state.vault,
       hostConflict: this.conflict !== null,
       // Tray menu labels are native text: the same sanitizing as the views (program names are the agent's choice).
-      approvals: (host?.broker.list() ?? []).map((p) => ({
+      approvals: (host?.pendingApprovals() ?? []).map((p) => ({
         id: p.id,
         program: sanitizeLine(p.requester.label, 80),
         secrets: p.secrets.map((n) => sanitizeLine(n)),
@@ -434,14 +440,8 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
   }
 
   private lock(i: VerbInput<'lock'>): AppState {
-    const host = this.requireHost();
-    if (host.state === 'unlocked' && i.revokeAll) {
-      durableTransaction(host.vault.db, () => {
-        const n = host.leases.revokeAll(this.clock.now());
-        host.vault.auditInTransaction([{ event: 'lease.revoke', reason: `all leases (${n}), on lock by ${BY}`, detail: { count: n } }]);
-      });
-    }
-    host.lock(BY);
+    // The same lock as `akc lock [--revoke-all]` (Host.lock): the same entries.
+    this.requireHost().lock(BY, { revokeLeases: i.revokeAll === true });
     return this.appState();
   }
 
@@ -454,7 +454,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
 
   private listSecrets(): SecretRow[] {
     const host = this.requireUnlocked();
-    return host.secrets.list().map((m) => {
+    return host.listSecrets().map((m) => {
       const usage = this.activity!.usageOf(m.name);
       return {
         name: m.name,
@@ -473,10 +473,10 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
 
   private getSecretDetail(i: VerbInput<'getSecretDetail'>): SecretDetail {
     const host = this.requireUnlocked();
-    const m = host.secrets.get(i.name);
+    const m = host.secretMeta(i.name);
     const usage = this.activity!.usageOf(m.name);
-    const grants = host.grants
-      .list(this.clock.now())
+    const grants = host
+      .listGrants()
       .filter((g) => !isBlock(g) && globMatch(g.secretPattern, m.name))
       .map((g) => grantView(g, (fp) => this.labelFor(fp)));
     return {
@@ -490,7 +490,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
       updatedAt: m.updatedAt,
       lastUsedAt: usage.lastUsedAt,
       usedBy: usage.usedBy,
-      versions: host.secrets.versions(m.name).map((v) => ({ version: v.version, state: v.state, createdAt: v.createdAt })),
+      versions: host.secretVersions(m.name).map((v) => ({ version: v.version, state: v.state, createdAt: v.createdAt })),
       grants,
     };
   }
@@ -507,15 +507,15 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     if (i.value !== undefined) {
       const value = Buffer.from(i.value, 'utf8');
       try {
-        version = host.secrets.set(i.name, value, meta, { reason: `by ${BY}` }).version;
+        version = host.setSecret(i.name, value, meta, { reason: `by ${BY}` }).version;
       } finally {
         value.fill(0);
       }
     } else {
-      if (!host.secrets.find(i.name)) {
+      if (!host.findSecret(i.name)) {
         throw new AkcError('INVALID_ARGUMENT', `secret ${i.name} does not exist yet: a new secret needs a value`);
       }
-      version = host.secrets.update(i.name, meta, { reason: `metadata by ${BY}` }).currentVersion;
+      version = host.updateSecret(i.name, meta, { reason: `metadata by ${BY}` }).currentVersion;
     }
     this.emit('secretsChanged', {});
     return { name: i.name, version };
@@ -523,16 +523,16 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
 
   private deleteSecret(i: VerbInput<'deleteSecret'>): { name: string } {
     const host = this.requireUnlocked();
-    host.secrets.remove(i.name, { reason: `by ${BY}` });
+    host.removeSecret(i.name, { reason: `by ${BY}` });
     this.emit('secretsChanged', {});
     return { name: i.name };
   }
 
   private revealSecret(i: VerbInput<'revealSecret'>): { name: string; version: number; value: string } {
     const host = this.requireUnlocked();
-    const revealed = host.secrets.reveal(i.name, i.version);
+    // Audited before the value leaves the host (Host.revealToHuman).
+    const revealed = host.revealToHuman(i.name, i.version, { event: 'secret.reveal', reason: `shown in the app by ${BY}` });
     try {
-      host.record({ event: 'secret.reveal', secret: i.name, version: revealed.version, reason: `shown in the app by ${BY}` });
       return { name: i.name, version: revealed.version, value: revealed.value.toString('utf8') };
     } finally {
       revealed.value.fill(0);
@@ -541,7 +541,8 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
 
   private async copySecret(i: VerbInput<'copySecret'>): Promise<{ name: string; clearsInSeconds: number }> {
     const host = this.requireUnlocked();
-    const revealed = host.secrets.reveal(i.name, i.version);
+    // Audited before the value leaves the host (Host.revealToHuman), as every release is.
+    const revealed = host.revealToHuman(i.name, i.version, { event: 'secret.copy', reason: `copied to the clipboard by ${BY}` });
     try {
       const text = revealed.value.toString('utf8');
       try {
@@ -550,7 +551,6 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
         throw new AkcError('INTERNAL', 'failed to copy: no clipboard is available');
       }
       this.armClipboardClear(sha256(text));
-      host.record({ event: 'secret.copy', secret: i.name, version: revealed.version, reason: `copied to the clipboard by ${BY}` });
     } finally {
       revealed.value.fill(0);
     }
@@ -610,7 +610,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
 
   private listAgents(): AgentView[] {
     const host = this.requireUnlocked();
-    return host.agents.list().map((a) => agentView(a, this.activity!.lastSeen(a.name)));
+    return host.listAgents().map((a) => agentView(a, this.activity!.lastSeen(a.name)));
   }
 
   private admin(): PolicyAdmin {
@@ -635,7 +635,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
 
   private listGrants(): GrantView[] {
     const host = this.requireUnlocked();
-    return host.grants.list(this.clock.now()).map((g) => grantView(g, (fp) => this.labelFor(fp)));
+    return host.listGrants().map((g) => grantView(g, (fp) => this.labelFor(fp)));
   }
 
   private revokeGrant(i: VerbInput<'revokeGrant'>): { id: string; revoked: boolean } {
@@ -650,22 +650,10 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
   private async blockRequester(i: VerbInput<'blockRequester'>): Promise<GrantView> {
     const host = this.requireUnlocked();
     const who = await this.requesterOf(i.auditSeq);
-    if (who.kind === 'agent') return grantView(new PolicyAdmin(host.vault, BY).block(who.name).grant);
+    // The one block rule (policy/block.ts), as "Deny & block" and `akc block` apply it.
+    if (who.kind === 'agent') return grantView(host.block({ kind: 'agent', agentId: who.id }, BY).grant);
     const { fingerprint, label, exe } = who;
-    const now = this.clock.now();
-    const existing = host.grants.list(now).find((g) => g.fingerprint === fingerprint && isBlock(g));
-    if (existing) return grantView(existing, () => label);
-    const grant = durableTransaction(host.vault.db, () => {
-      const g = host.grants.create(
-        { fingerprint, exePath: exe, exeSha256: null, secretPattern: BLOCK_PATTERN, effect: 'deny', scope: 'always', createdBy: BY },
-        now,
-      );
-      host.vault.auditInTransaction([
-        { event: 'agent.block', agent: label, exe, decision: 'block', reason: `program blocked by ${BY}`, detail: { grant: g.id } },
-      ]);
-      return g;
-    });
-    return grantView(grant, () => label);
+    return grantView(host.block({ kind: 'program', fingerprint, label, exe }, BY).grant, () => label);
   }
 
   private async registerAgentFromActivity(i: VerbInput<'registerAgentFromActivity'>): Promise<AgentView> {
@@ -686,7 +674,8 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
   private async requesterOf(
     seq: number,
   ): Promise<
-    { kind: 'agent'; name: string } | { kind: 'program'; fingerprint: string; label: string; exe: string | null; script: string | null }
+    | { kind: 'agent'; name: string; id: string }
+    | { kind: 'program'; fingerprint: string; label: string; exe: string | null; script: string | null }
   > {
     const host = this.requireUnlocked();
     const entry = this.activity!.entry(seq);
@@ -694,8 +683,8 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     if (!entry.agent || entry.pid === null) {
       throw new AkcError('INVALID_ARGUMENT', `activity entry ${seq} is not a request from an agent or program`);
     }
-    const agent = host.agents.find(entry.agent);
-    if (agent && agent.revokedAt === null) return { kind: 'agent', name: agent.name };
+    const agent = host.findAgent(entry.agent);
+    if (agent && agent.revokedAt === null) return { kind: 'agent', name: agent.name, id: agent.id };
     // An approval.request entry names its approval id; other entries are matched by label and executable.
     const known =
       (entry.event === 'approval.request' && entry.reason ? this.byApproval.get(entry.reason) : undefined) ??
@@ -703,7 +692,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     if (known && !known.agent)
       return { kind: 'program', fingerprint: known.fingerprint, label: known.label, exe: known.exe, script: known.script };
     const leaseId = typeof entry.detail?.lease === 'string' ? entry.detail.lease : null;
-    const lease = leaseId ? host.leases.get(leaseId) : null;
+    const lease = leaseId ? host.lease(leaseId) : null;
     const isScript = entry.agent.includes(' ');
     if (lease && !lease.agentId) {
       return { kind: 'program', fingerprint: lease.fingerprint, label: entry.agent, exe: entry.exe, script: null };
@@ -755,17 +744,8 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
 
   private verifyActivity(): VerbOutput<'verifyActivity'> {
     const host = this.requireHost();
-    const r = host.vault.audit.verify(host.vault.auditKey);
-    return r.ok
-      ? {
-          ok: true,
-          entries: r.entries,
-          checkpointsVerified: r.checkpointsVerified,
-          macChecked: r.macChecked,
-          firstBadSeq: null,
-          problem: null,
-        }
-      : { ok: false, entries: r.entries, checkpointsVerified: 0, macChecked: r.macChecked, firstBadSeq: r.firstBadSeq, problem: r.problem };
+    // The same check as `akc audit verify` (anchor and recorded alarms included).
+    return verifyView(host.verifyAudit());
   }
 
   private async exportActivity(): Promise<VerbOutput<'exportActivity'>> {
@@ -815,7 +795,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     const host = this.host;
     if (!host) return [];
     const unlocked = host.state === 'unlocked';
-    return host.broker.list().map((p) => approvalView(p, unlocked));
+    return host.pendingApprovals().map((p) => approvalView(p, unlocked));
   }
 
   private async decideApproval(i: VerbInput<'decideApproval'>): Promise<{ approvalId: string }> {
@@ -844,7 +824,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
   private updateSettings(i: VerbInput<'updateSettings'>): Settings {
     const host = this.requireUnlocked();
     this.settingsCache = writeSettings(host.vault, i, BY);
-    host.broker.timeoutMs = this.settingsCache.approvalTimeoutSeconds * 1000;
+    host.approvalTimeoutMs = this.settingsCache.approvalTimeoutSeconds * 1000;
     return this.settings;
   }
 
@@ -852,7 +832,7 @@ export class DesktopService extends EventEmitter<DesktopEvents> {
     const host = this.requireHost();
     const password = Buffer.from(i.password, 'utf8');
     try {
-      await host.vault.setKeychainUnlock(i.enabled, password);
+      await host.setKeychainUnlock(i.enabled, password);
     } finally {
       password.fill(0);
     }

@@ -9,8 +9,9 @@
  */
 import { sanitizeLine, sanitizeOptional } from '../../shared/sanitize.js';
 import { commandLine } from '../../shared/run-command.js';
-import type { ActivityEntry, AgentView, ApprovalView, GrantView, ProcessView } from '../../shared/contract.js';
+import type { ActivityEntry, AgentView, ApprovalView, GrantView, ProcessView, VerifyView } from '../../shared/contract.js';
 import type { AuditEntry } from '../audit/chain.js';
+import type { AuditVerifyReport } from '../audit/verify.js';
 import type { PendingApproval } from '../approvals/types.js';
 import type { ProcessSummary } from '../identity/index.js';
 import type { AgentRecord } from '../policy/agents.js';
@@ -123,5 +124,17 @@ export function grantView(g: Grant, labelFor: (fingerprint: string) => string | 
     usesLeft: g.usesLeft,
     createdAt: g.createdAt,
     createdBy: sanitizeLine(g.createdBy),
+  };
+}
+
+/** The log's verification (core/audit/verify.ts) as the Activity header shows it. */
+export function verifyView(r: AuditVerifyReport): VerifyView {
+  return {
+    ok: r.ok,
+    entries: r.entries,
+    checkpointsVerified: r.checkpoints ?? 0,
+    macChecked: r.checkpointsChecked,
+    firstBadSeq: r.first?.seq ?? null,
+    problem: r.first ? sanitizeLine(r.first.problem) : null,
   };
 }

@@ -8,28 +8,50 @@ import { EventEmitter } from 'node:events';
 import { AkcError, isAkcError } from '../../shared/errors.js';
 import type { AuditEntry, AuditFields } from '../audit/chain.js';
 import { ApprovalBroker } from '../approvals/broker.js';
-import type { ApprovalDecision, ApprovalOutcome, ApprovalScope, ApprovalSubject, Approver, PendingApproval } from '../approvals/types.js';
+import type { ApprovalDecision, ApprovalScope, ApprovalSubject, Approver, PendingApproval } from '../approvals/types.js';
 import { silentApprover } from '../approvals/types.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { PeerIdentity } from '../identity/index.js';
 import type { KeychainPort } from '../keychain/port.js';
-import { AgentRegistry } from '../policy/agents.js';
+import { AgentRegistry, type AgentRecord } from '../policy/agents.js';
 import { GrantStore, type Grant, type GrantInput } from '../policy/grants.js';
 import { DEFAULT_LEASE_MS, LeaseStore, newLeaseId, type Lease } from '../policy/leases.js';
-import { agentFingerprint, akcSubcommand, programFingerprint, programLabel, viaProgram, type Requester } from '../policy/requester.js';
-import { acceptCommand, commandAuditDetail, runUse, type ApprovedCommand } from '../policy/run-command.js';
+import {
+  agentFingerprint,
+  akcSubcommand,
+  grantLabel,
+  programFingerprint,
+  programLabel,
+  viaProgram,
+  type Requester,
+} from '../policy/requester.js';
+import { acceptCommand, commandAuditDetail, runGrantFields, type ApprovedCommand } from '../policy/run-command.js';
 import type { RunCommand } from '../../shared/protocol.js';
 import { hashExecutable } from '../identity/exe-hash.js';
 import { hashScript, readInjectedCode } from '../identity/code-check.js';
 import { readStartTime } from '../identity/process-info.js';
 import type { ProcessSummary } from '../identity/index.js';
-import { SecretStore, type SecretMeta } from '../vault/secrets.js';
+import {
+  SecretStore,
+  type SecretInput,
+  type SecretMeta,
+  type SecretValue,
+  type SecretVersionMeta,
+  type SetResult,
+} from '../vault/secrets.js';
 import { Vault, type VaultState } from '../vault/vault.js';
+import { Authorizer, type AuthorizeRequest } from './authorize.js';
 import { DeliveryWriter } from './delivery-writer.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { durableTransaction } from '../store/database.js';
+import { blockInTransaction, blockRequester, blockTargetOf, unblockRequester, type BlockTarget } from '../policy/block.js';
+import { revokeAllLeases } from '../policy/lease-admin.js';
+import { verifyAuditNow, type AuditVerifyReport } from '../audit/verify.js';
 import { HostLifecycle, type HostLifecycleOptions } from '../lifecycle/host-lifecycle.js';
 import type { Alert } from '../lifecycle/alerts.js';
+import type { RotateResult } from '../lifecycle/rotation.js';
+import type { LifecycleSnapshot } from '../lifecycle/status.js';
+import type { RotationScheduler } from '../lifecycle/scheduler.js';
 
 export const HOST_VERSION = '0.1.0';
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 60_000;
@@ -81,19 +103,31 @@ export interface HostEvents {
 
 const SCOPE_MS: Partial<Record<ApprovalScope, number>> = { '15m': 15 * 60_000, '1h': 60 * 60_000 };
 
+/**
+ * The Host offers verbs, not its stores: its stores, broker and lifecycle are
+ * its own, and every caller (desktop service, admin channel, daemon, tests) uses the verbs
+ * and read-only views below, so each rule lives in one place.
+ */
 export class Host extends EventEmitter<HostEvents> {
+  /**
+   * The open vault, for the core modules that own tables of their own and take a Vault
+   * (policy/admin.ts, views, settings, proxy bindings, lifecycle policy). Not for reaching
+   * the Host's stores: those are private.
+   */
   readonly vault: Vault;
-  readonly secrets: SecretStore;
-  readonly agents: AgentRegistry;
-  readonly grants: GrantStore;
-  readonly leases: LeaseStore;
-  readonly broker: ApprovalBroker;
+  private readonly secrets: SecretStore;
+  private readonly agents: AgentRegistry;
+  private readonly grants: GrantStore;
+  private readonly leases: LeaseStore;
+  private readonly broker: ApprovalBroker;
   readonly clock: Clock;
   private readonly writer: DeliveryWriter;
   /** Moves WAL checkpoints (the fsyncs) off the event loop once the host is busy. */
   private readonly checkpointer: WalCheckpointer;
   /** Expiry, pinning, rotation scheduler and anomaly guard (src/core/lifecycle). */
-  readonly lifecycle: HostLifecycle;
+  private readonly lifecycle: HostLifecycle;
+  /** The one authorization path of every request for a value (authorize.ts). */
+  private readonly authorizer: Authorizer;
   /** Mirrors vault.state === 'unlocked' (kept by the state listener): vault.state reads the database. */
   private unlocked: boolean;
 
@@ -128,7 +162,31 @@ export class Host extends EventEmitter<HostEvents> {
       this.emit('state', state);
       if (state === 'unlocked') this.releaseCoveredRequests();
     });
-    this.lifecycle = new HostLifecycle(this, opts.lifecycle);
+    // The lifecycle sees the host through a narrow port (no host ⇄ lifecycle import cycle).
+    this.lifecycle = new HostLifecycle(
+      {
+        vault,
+        clock: this.clock,
+        record: (fields) => this.record(fields),
+        appended: (entries) => this.emit('audit', entries),
+        alert: (alert) => this.emit('alert', alert),
+        lock: (by) => void this.lock(by),
+        block: (r, by, why) => void this.block(r, by, why),
+        onState: (listener) => void this.on('state', listener),
+        onAudit: (listener) => void this.on('audit', listener),
+      },
+      opts.lifecycle,
+    );
+    this.authorizer = new Authorizer({
+      clock: this.clock,
+      broker: this.broker,
+      secrets: this.secrets,
+      grants: this.grants,
+      screen: this.lifecycle,
+      writer: this.writer,
+      record: (fields) => this.record(fields),
+      unlocked: () => this.unlocked,
+    });
     // Audit rollback (audit/log.ts): what the log finds is an alert here; and the tail is
     // checked whenever another process committed, not only at this host's next append.
     vault.audit.onAlarm((alert) => this.emit('alert', alert));
@@ -196,11 +254,32 @@ export class Host extends EventEmitter<HostEvents> {
     this.record({ event: 'vault.unlock', decision: 'ok', reason: `keychain (${by})` });
   }
 
-  /** Locks: zeroes keys and ends until-lock grants. */
-  lock(by = 'host'): void {
-    if (this.vault.state !== 'unlocked') return;
-    const ended = this.grants.revokeUntilLock(this.clock.now());
-    this.vault.lock(by, ended ? { untilLockGrantsEnded: ended } : null);
+  /**
+   * Locks: zeroes keys and ends until-lock grants. With `revokeLeases` (break-glass: `akc
+   * lock --revoke-all`, the app's "Lock and revoke"), first revokes every live lease, audited
+   * (policy/lease-admin.ts), even when the vault is already locked.
+   */
+  lock(by = 'host', opts: { revokeLeases?: boolean } = {}): { revokedLeases: number } {
+    const revokedLeases = opts.revokeLeases ? revokeAllLeases(this.vault, by) : 0;
+    if (this.vault.state === 'unlocked') {
+      const ended = this.grants.revokeUntilLock(this.clock.now());
+      this.vault.lock(by, ended ? { untilLockGrantsEnded: ended } : null);
+    }
+    return { revokedLeases };
+  }
+
+  /** Blocks a requester, or a registered agent (policy/block.ts: one live block each, audited). */
+  block(target: Requester | BlockTarget, by: string, why?: string): { grant: Grant; created: boolean } {
+    const r = blockRequester(this.vault, 'kind' in target ? target : blockTargetOf(target), by, why);
+    if (r.entries.length > 0) this.emit('audit', r.entries);
+    return { grant: r.grant, created: r.created };
+  }
+
+  /** Lifts a requester's blocks; returns the revoked block grants (none when it was not blocked). */
+  unblock(target: Requester | BlockTarget, by: string): Grant[] {
+    const r = unblockRequester(this.vault, 'kind' in target ? target : blockTargetOf(target), by);
+    if (r.entries.length > 0) this.emit('audit', r.entries);
+    return r.grants;
   }
 
   // ---------------------------------------------------------------- agent methods
@@ -241,6 +320,131 @@ export class Host extends EventEmitter<HostEvents> {
     return this.secrets.list();
   }
 
+  // ---------------------------------------------------------------- views and verbs (hosts, admin)
+
+  /** Requests waiting for a human, oldest first. */
+  pendingApprovals(): PendingApproval[] {
+    return this.broker.list();
+  }
+
+  pendingApproval(id: string): PendingApproval | null {
+    return this.broker.get(id);
+  }
+
+  /** How long a request waits for a human (applies to requests made from now on). */
+  get approvalTimeoutMs(): number {
+    return this.broker.timeoutMs;
+  }
+
+  set approvalTimeoutMs(ms: number) {
+    this.broker.timeoutMs = ms;
+  }
+
+  /** Ends every pending request with a denial (`reason` is what the requests are told). */
+  cancelPending(reason: string): void {
+    this.broker.cancelAll(reason);
+  }
+
+  findSecret(name: string): SecretMeta | null {
+    return this.secrets.find(name);
+  }
+
+  /** A secret's metadata; NOT_FOUND when there is none. */
+  secretMeta(name: string): SecretMeta {
+    return this.secrets.get(name);
+  }
+
+  secretVersions(name: string): SecretVersionMeta[] {
+    return this.secrets.versions(name);
+  }
+
+  /** Stores a value as a new version (SecretStore.set: durable, audited). The caller zeroes `value`. */
+  setSecret(name: string, value: Buffer, input?: SecretInput, audit?: Partial<AuditFields>, opts?: { mustCreate?: boolean }): SetResult {
+    return this.secrets.set(name, value, input, audit, opts);
+  }
+
+  updateSecret(name: string, input: SecretInput, audit?: Partial<AuditFields>): SecretMeta {
+    return this.secrets.update(name, input, audit);
+  }
+
+  removeSecret(name: string, audit?: Partial<AuditFields>): void {
+    this.secrets.remove(name, audit);
+  }
+
+  /**
+   * A human asks to see (or copy) a value in the host's own UI: the audit entry (`event`,
+   * e.g. secret.reveal / secret.copy) is written before the value is returned. The caller
+   * zeroes the value.
+   */
+  revealToHuman(name: string, version: number | undefined, audit: { event: string; reason: string }): SecretValue {
+    const revealed = this.secrets.reveal(name, version);
+    try {
+      this.record({ event: audit.event, secret: name, version: revealed.version, reason: audit.reason });
+    } catch (err) {
+      revealed.value.fill(0);
+      throw err;
+    }
+    return revealed;
+  }
+
+  listAgents(): AgentRecord[] {
+    return this.agents.list();
+  }
+
+  findAgent(name: string): AgentRecord | null {
+    return this.agents.find(name);
+  }
+
+  /** Live grants (or every grant, ended ones too), each with its row's integrity verdict. */
+  listGrants(opts: { includeEnded?: boolean } = {}): Grant[] {
+    return this.grants.list(this.clock.now(), opts);
+  }
+
+  grant(id: string): Grant | null {
+    return this.grants.get(id);
+  }
+
+  lease(id: string): Lease | null {
+    return this.leases.get(id);
+  }
+
+  /** Every live lease (all requesters). */
+  allLeases(): Lease[] {
+    return this.leases.list(this.clock.now());
+  }
+
+  /** Rotates a secret now (tray, UI, admin); failures are audited and rethrown (lifecycle/rotation.ts). */
+  rotate(name: string, opts: { by: string; value?: Buffer }): Promise<RotateResult> {
+    return this.lifecycle.rotate(name, opts);
+  }
+
+  /**
+   * The rotation scheduler's state, and one pass of it now (`tick`: a "check now", or a test
+   * on a fake clock); null when the host runs without one.
+   */
+  get scheduler(): Pick<RotationScheduler, 'isStarted' | 'retryState' | 'tick'> | null {
+    return this.lifecycle.scheduler;
+  }
+
+  lifecycleSnapshot(): LifecycleSnapshot {
+    return this.lifecycle.snapshot();
+  }
+
+  /** Whether the OS keychain can unlock this vault, and what the keychain is called ("the GNOME keyring"). */
+  get keychainUnlock(): { enabled: boolean; description: string } {
+    return { enabled: this.vault.keychainUnlockEnabled, description: this.vault.keychain.description };
+  }
+
+  /** Turns keychain unlock on or off (needs the master password; audited by the vault). */
+  setKeychainUnlock(enabled: boolean, password: Buffer): Promise<void> {
+    return this.vault.setKeychainUnlock(enabled, password);
+  }
+
+  /** Checks the master password (WRONG_PASSWORD), e.g. before a sensitive change in the UI. */
+  verifyPassword(password: Buffer): Promise<void> {
+    return this.vault.verifyPassword(password);
+  }
+
   listLeases(requester: Requester): Lease[] {
     return this.leases.list(this.clock.now(), requester.agent ? { agentId: requester.agent.id } : { fingerprint: requester.fingerprint });
   }
@@ -257,64 +461,28 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   /**
-   * An agent asks for a secret. Applies policy; waits for a human when no grant covers
-   * it (or for an unlock when the vault is locked); audits before releasing the value.
+   * An agent asks for a secret. Authorized by the one path (authorize.ts: policy, a human
+   * when no grant covers it or the vault is locked); audited before the value is released.
    */
   async getSecret(
     requester: Requester,
     params: { name: string; purpose?: string; version?: number },
     onPending: (p: PendingApproval) => void,
-    /** Aborts when the client goes away: its pending approval is withdrawn (askHuman). */
+    /** Aborts when the client goes away: its pending approval is withdrawn. */
     signal?: AbortSignal,
   ): Promise<DeliveredSecret> {
-    const who = this.who(requester);
     const purpose = params.purpose ?? null;
-    const deny = async (reason: string, err: AkcError): Promise<never> => {
-      await this.writer.write([{ ...who, event: 'secret.deny', secret: params.name, decision: 'deny', purpose, reason }]);
-      throw err;
-    };
-    try {
-      this.broker.checkRateLimit(requester.fingerprint);
-    } catch (err) {
-      return deny('rate limited', err as AkcError);
-    }
-    const meta = this.secrets.find(params.name);
-    if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${params.name}`));
-    const refused = this.lifecycle.screen(requester, [meta], params.version);
-    if (refused) return deny(refused.reason, refused.error);
-
-    let grant = this.lifecycle.unlessRotated(this.grants.decide(requester, params.name, this.clock.now()), params.name);
-    if (grant?.effect === 'deny') return deny(`blocked by grant ${grant.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
-
-    const askFirst = !this.unlocked || !grant;
-    if (askFirst) {
-      let outcome: ApprovalOutcome;
-      try {
-        outcome = await this.askHuman(requester, [params.name], purpose, Boolean(grant), onPending, null, signal);
-      } catch (err) {
-        // The approval queue is full or this program used up its share (broker): audited too.
-        if (isAkcError(err) && err.code === 'RATE_LIMITED') return deny('rate limited', err);
-        throw err;
-      }
-      if (outcome.kind !== 'decided') {
-        const locked = this.vault.state !== 'unlocked';
-        if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
-        if (locked) return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
-        return deny('approval timeout', new AkcError('APPROVAL_TIMEOUT', 'nobody answered the approval request in time'));
-      }
-      const d = outcome.decision;
-      if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
-      if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
-      if (!grant) grant = this.grants.get(this.lastGrantFor(requester, params.name, 'secret')) ?? null;
-      // While a human decided, the secret may have expired or its pinned version retired.
-      const stale = this.lifecycle.recheck([meta], params.version);
-      if (stale) return deny(stale.reason, stale.error);
-    }
-    if (grant && !this.grants.consume(grant)) {
-      return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
-    }
-    // Without a wait for a human, `meta` was read in this same tick: reveal reuses it.
-    return this.deliver(requester, meta, params.version, purpose, grant, !askFirst);
+    const auth = await this.authorizer.authorize({
+      requester,
+      names: [params.name],
+      purpose,
+      version: params.version,
+      denyEvent: 'secret.deny',
+      onPending,
+      signal,
+    });
+    // Without a wait for a human, the metadata was read in this same tick: reveal reuses it.
+    return this.deliver(requester, auth.metas[0]!, params.version, purpose, auth.grants[0] ?? null, auth.fresh);
   }
 
   /**
@@ -329,72 +497,25 @@ export class Host extends EventEmitter<HostEvents> {
     onPending: (p: PendingApproval) => void,
     signal?: AbortSignal,
   ): Promise<DeliveredSecret[]> {
-    const who = this.who(requester);
     const purpose = params.purpose ?? null;
     const names = [...new Set(params.names)];
-    let command: ApprovedCommand | null = null;
-    const deny = async (reason: string, err: AkcError, secrets = names): Promise<never> => {
-      const detail = command ? { detail: commandAuditDetail(command) } : {};
-      await this.writer.write([{ ...who, event: 'secret.deny', secret: secrets.join(','), decision: 'deny', purpose, reason, ...detail }]);
-      throw err;
-    };
+    const request: AuthorizeRequest = { requester, names, purpose, denyEvent: 'secret.deny', onPending, signal };
     // `akc run` names the command that will hold the values (run-command.ts): accepted from
     // akc's own run/mcp processes only, shown in the approval, and grants are bound to it.
+    let command: ApprovedCommand | null;
     try {
       command = acceptCommand(requester.identity, params.command);
     } catch (err) {
-      return deny('refused a command claim from a program that is not akc run', err as AkcError);
+      return this.authorizer.refuse(request, 'refused a command claim from a program that is not akc run', err as AkcError);
     }
-    const run = command ? runUse(command) : null;
-    try {
-      this.broker.checkRateLimit(requester.fingerprint);
-    } catch (err) {
-      return deny('rate limited', err as AkcError);
+    if (command) {
+      request.command = command;
+      request.detail = commandAuditDetail(command);
     }
-    const metas: SecretMeta[] = [];
-    for (const name of names) {
-      const meta = this.secrets.find(name);
-      if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${name}`), [name]);
-      metas.push(meta);
-    }
-    const refused = this.lifecycle.screen(requester, metas);
-    if (refused) return deny(refused.reason, refused.error);
-    const now = this.clock.now();
-    const grants = new Map<string, Grant | null>();
-    for (const name of names) {
-      const g = this.lifecycle.unlessRotated(this.grants.decide(requester, name, now, undefined, run), name);
-      if (g?.effect === 'deny') return deny(`blocked by grant ${g.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
-      grants.set(name, g);
-    }
-    const uncovered = names.filter((n) => !grants.get(n));
-    if (this.vault.state !== 'unlocked' || uncovered.length > 0) {
-      const asked = uncovered.length > 0 ? uncovered : names;
-      let outcome: ApprovalOutcome;
-      try {
-        outcome = await this.askHuman(requester, asked, purpose, uncovered.length === 0, onPending, null, signal, command);
-      } catch (err) {
-        // The approval queue is full or this program used up its share (broker): audited too.
-        if (isAkcError(err) && err.code === 'RATE_LIMITED') return deny('rate limited', err);
-        throw err;
-      }
-      if (outcome.kind !== 'decided') {
-        if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
-        if (this.vault.state !== 'unlocked')
-          return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
-        return deny('approval timeout', new AkcError('APPROVAL_TIMEOUT', 'nobody answered the approval request in time'));
-      }
-      const d = outcome.decision;
-      if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
-      if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
-      for (const name of uncovered) grants.set(name, this.grants.get(this.lastGrantFor(requester, name, 'secret', command)) ?? null);
-    }
-    for (const name of names) {
-      const g = grants.get(name) ?? null;
-      if (g && !this.grants.consume(g)) return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
-    }
+    const auth = await this.authorizer.authorize(request);
     // Queued together, the deliveries share one audit/lease transaction (DeliveryWriter).
     const settled = await Promise.allSettled(
-      metas.map((m) => this.deliver(requester, m, undefined, purpose, grants.get(m.name) ?? null, false, command)),
+      auth.metas.map((m, i) => this.deliver(requester, m, undefined, purpose, auth.grants[i] ?? null, false, command)),
     );
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
@@ -406,10 +527,10 @@ export class Host extends EventEmitter<HostEvents> {
 
   /**
    * The brokering proxy asks to use a secret for ONE outbound HTTP request on behalf of
-   * `requester` (src/core/proxy). Same policy as `getSecret` (grants per secret name,
-   * deny-by-default, approval, unlock), but the prompt shows the request's method, host
+   * `requester` (src/core/proxy). Authorized by the same path as `getSecret`, with grants of
+   * the proxy channel (per binding and call); the prompt shows the request's method, host
    * and path, and the value never leaves the host: it is returned to the proxy (which
-   * zeroes it) instead of to the agent, so there is no lease. Refusals are audited here as
+   * zeroes it) instead of to the agent, so there is no lease. Refusals are audited as
    * `proxy.deny` (with `detail` plus method/host/path); the proxy audits the request
    * itself (`proxy.request`, with status, bytes and latency) once it has completed.
    */
@@ -424,51 +545,22 @@ export class Host extends EventEmitter<HostEvents> {
     onPending: (p: PendingApproval) => void,
     signal?: AbortSignal,
   ): Promise<{ value: Buffer; version: number; grantId: string | null }> {
-    const who = this.who(requester);
-    const purpose = params.purpose ?? null;
     // Proxy grants are per binding (channel 'proxy'): they never serve secret.get.
     const binding = typeof params.detail?.binding === 'string' ? params.detail.binding : '';
     const http = { method: params.http.method, host: params.http.host, path: params.http.path, binding };
-    const detail = { ...params.detail, ...http };
-    const deny = async (reason: string, err: AkcError): Promise<never> => {
-      await this.writer.write([{ ...who, event: 'proxy.deny', secret: params.secret, decision: 'deny', purpose, reason, detail }]);
-      throw err;
-    };
-    try {
-      this.broker.checkRateLimit(requester.fingerprint);
-    } catch (err) {
-      return deny('rate limited', err as AkcError);
-    }
-    const meta = this.secrets.find(params.secret);
-    if (!meta) return deny('not found', new AkcError('NOT_FOUND', `no secret named ${params.secret}`));
-    const refused = this.lifecycle.screen(requester, [meta]);
-    if (refused) return deny(refused.reason, refused.error);
-    const use = { binding, method: http.method, path: http.path };
-    let grant = this.lifecycle.unlessRotated(this.grants.decide(requester, params.secret, this.clock.now(), use), params.secret);
-    if (grant?.effect === 'deny') return deny(`blocked by grant ${grant.id}`, new AkcError('DENIED', 'denied: this program is blocked'));
-    if (this.vault.state !== 'unlocked' || !grant) {
-      let outcome: ApprovalOutcome;
-      try {
-        outcome = await this.askHuman(requester, [params.secret], purpose, Boolean(grant), onPending, http, signal);
-      } catch (err) {
-        // Withdrawn (the caller hung up): askHuman audited it as approval.withdrawn.
-        if (isAkcError(err) && !signal?.aborted) return deny(err.code === 'RATE_LIMITED' ? 'rate limited' : err.message, err);
-        throw err;
-      }
-      if (outcome.kind !== 'decided') {
-        if (outcome.kind === 'cancelled') return deny(outcome.reason, new AkcError('DENIED', `denied: ${outcome.reason}`));
-        if (this.vault.state !== 'unlocked')
-          return deny('locked', new AkcError('LOCKED', 'the vault is locked and nobody unlocked it in time'));
-        return deny('approval timeout', new AkcError('APPROVAL_TIMEOUT', 'nobody answered the approval request in time'));
-      }
-      const d = outcome.decision;
-      if (!d.allow) return deny(d.block ? 'denied and blocked' : `denied by ${d.by}`, new AkcError('DENIED', 'denied by the user'));
-      if (this.vault.state !== 'unlocked') return deny('locked', new AkcError('LOCKED', 'the vault is locked'));
-      if (!grant) grant = this.grants.get(this.lastGrantFor(requester, params.secret, 'proxy')) ?? null;
-    }
-    if (grant && !this.grants.consume(grant)) return deny('grant used up', new AkcError('DENIED', 'denied: the grant was used up'));
-    const revealed = this.secrets.reveal(meta.name);
-    return { value: revealed.value, version: revealed.version, grantId: grant?.id ?? null };
+    const auth = await this.authorizer.authorize({
+      requester,
+      names: [params.secret],
+      purpose: params.purpose ?? null,
+      proxy: { use: { binding, method: http.method, path: http.path }, http },
+      denyEvent: 'proxy.deny',
+      detail: { ...params.detail, ...http },
+      onPending,
+      signal,
+    });
+    const meta = auth.metas[0]!;
+    const revealed = auth.fresh ? this.secrets.revealMeta(meta) : this.secrets.reveal(meta.name);
+    return { value: revealed.value, version: revealed.version, grantId: auth.grants[0]?.id ?? null };
   }
 
   private who(r: Requester): Pick<AuditFields, 'agent' | 'pid' | 'exe'> {
@@ -522,63 +614,6 @@ export class Host extends EventEmitter<HostEvents> {
     return { name: meta.name, version: revealed.version, type: meta.type, value: revealed.value, lease: { id: leaseId, expiresAt } };
   }
 
-  /** Grants created by decisions are remembered per request so getSecret can consume them. */
-  private readonly decidedGrants = new Map<string, string>();
-  private lastGrantFor(requester: Requester, secret: string, channel: Grant['channel'], command: ApprovedCommand | null = null): string {
-    return this.decidedGrants.get(decidedKey(requester, secret, channel, command)) ?? '';
-  }
-
-  private async askHuman(
-    requester: Requester,
-    secrets: string[],
-    purpose: string | null,
-    coveredByGrant: boolean,
-    onPending: (p: PendingApproval) => void,
-    http: ApprovalSubject['http'] = null,
-    signal?: AbortSignal,
-    command: ApprovedCommand | null = null,
-  ): Promise<Exclude<ApprovalOutcome, { kind: 'withdrawn' }>> {
-    const needsUnlock = this.vault.state !== 'unlocked';
-    let announced = false;
-    let approvalId = '';
-    const outcome = await this.broker.request(
-      { requester, secrets, purpose, ...(http ? { http } : {}), ...(command ? { command } : {}) },
-      { badge: this.grants.history(requester.identity.exe, requester.identity.exeSha256), needsUnlock, coveredByGrant },
-      (p) => {
-        approvalId = p.id;
-        onPending(p);
-        if (!announced && p.count === 1) {
-          announced = true;
-          const detail = command ? { detail: commandAuditDetail(command) } : {};
-          this.record({ ...this.who(requester), event: 'approval.request', secret: secrets.join(','), purpose, reason: p.id, ...detail });
-        }
-      },
-      signal,
-    );
-    if (outcome.kind === 'timeout') {
-      this.record({ ...this.who(requester), event: 'approval.timeout', secret: secrets.join(','), decision: 'deny', purpose });
-    }
-    if (outcome.kind === 'withdrawn') {
-      // The client went away: nothing is delivered and no lease is made. Audited once, by
-      // the caller that withdrew the approval (identical requests may still wait for it).
-      if (outcome.last) {
-        await this.writer.write([
-          {
-            ...this.who(requester),
-            event: 'approval.withdrawn',
-            secret: secrets.join(','),
-            decision: 'deny',
-            purpose,
-            reason: outcome.reason,
-            detail: { approval: approvalId, fingerprint: requester.fingerprint },
-          },
-        ]);
-      }
-      throw new AkcError('DENIED', `denied: the request was withdrawn: ${outcome.reason}`);
-    }
-    return outcome;
-  }
-
   // ---------------------------------------------------------------- human decisions
 
   /**
@@ -604,28 +639,13 @@ export class Host extends EventEmitter<HostEvents> {
     }
     const r = pending.requester;
     const now = this.clock.now();
+    const created: Grant[] = [];
     durableTransaction(this.vault.db, () => {
       if (decision.allow && !pending.coveredByGrant) {
         for (const secret of pending.secrets) {
           const command = pending.command ?? null;
-          const g = this.grants.create(this.grantFromDecision(r, secret, decision.scope, decision.by, now, pending.http, command), now);
-          this.decidedGrants.set(decidedKey(r, secret, g.channel, command), g.id);
+          created.push(this.grants.create(this.grantFromDecision(r, secret, decision.scope, decision.by, now, pending.http, command), now));
         }
-      }
-      if (!decision.allow && decision.block) {
-        this.grants.create(
-          {
-            agentId: r.agent?.id ?? null,
-            fingerprint: r.agent ? null : r.fingerprint,
-            exePath: r.identity.exe,
-            exeSha256: null,
-            secretPattern: '**',
-            effect: 'deny',
-            scope: 'always',
-            createdBy: decision.by,
-          },
-          now,
-        );
       }
       this.vault.auditInTransaction([
         {
@@ -638,8 +658,11 @@ export class Host extends EventEmitter<HostEvents> {
           detail: { approval: approvalId, count: pending.count, ...(pending.command ? commandAuditDetail(pending.command) : {}) },
         },
       ]);
+      // "Deny & block": the one block rule (policy/block.ts), in the decision's transaction.
+      if (!decision.allow && decision.block) blockInTransaction(this.vault, blockTargetOf(r), decision.by);
     });
-    this.broker.decide(approvalId, decision);
+    // The waiting requests get the grants in their outcome (authorize.ts), nothing else does.
+    this.broker.decide(approvalId, decision, created);
     return pending;
   }
 
@@ -675,7 +698,9 @@ export class Host extends EventEmitter<HostEvents> {
       // "Once" is a grant with one use, so the approval is on record for known/new badges.
       usesLeft: scope === 'once' ? 1 : null,
       // Approved for one `akc run` command: the grant covers that command only (grants.ts).
-      ...(command && !http ? { runCommand: runUse(command) } : {}),
+      ...(command && !http ? runGrantFields(command) : {}),
+      // Who it was approved for, as `akc grants` shows it (null for an agent).
+      label: grantLabel(r),
       createdBy: by,
     };
   }
@@ -686,6 +711,11 @@ export class Host extends EventEmitter<HostEvents> {
   record(fields: AuditFields): void {
     const entry = this.vault.audit.append(fields, this.clock.now(), this.vault.auditKey);
     this.emit('audit', [entry]);
+  }
+
+  /** The live log judged as `akc audit verify` judges it (audit/verify.ts): chain, checkpoints, anchor, alarms. */
+  verifyAudit(): AuditVerifyReport {
+    return verifyAuditNow(this.vault, this.vault.auditKey);
   }
 
   close(): void {
@@ -699,11 +729,6 @@ export class Host extends EventEmitter<HostEvents> {
     this.checkpointer.close();
     this.vault.close();
   }
-}
-
-/** Where decide() leaves the grant it made for the request that waits (per command for `akc run`). */
-function decidedKey(r: Requester, secret: string, channel: Grant['channel'], command: ApprovedCommand | null): string {
-  return `${r.fingerprint}\0${secret}\0${channel}\0${command?.argvSha256 ?? ''}`;
 }
 
 /** The identity of the program an akc CLI peer runs for, for agent matching (hash included). */

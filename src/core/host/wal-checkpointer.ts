@@ -1,7 +1,7 @@
 /**
  * WAL checkpoints off the host's event loop.
  *
- * vault.db runs WAL with synchronous=NORMAL (DESIGN §4): a commit only appends pages to
+ * vault.db runs WAL with synchronous=NORMAL: a commit only appends pages to
  * vault.db-wal, and the fsyncs happen when the WAL is checkpointed into vault.db. SQLite
  * does that in the committing connection once the WAL passes 1000 pages — for a busy host
  * every ~130 deliveries — and the copy plus two fsyncs stall the event loop for

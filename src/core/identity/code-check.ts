@@ -1,5 +1,5 @@
 /**
- * Which code a process runs, as far as this user's host can tell (issue 16).
+ * Which code a process runs, as far as this user's host can tell.
  *
  * Kernel truth: the executable (/proc/<pid>/exe) and its hash. Evidence the process wrote
  * itself, read from its memory: argv (hence which script an interpreter runs) and the

@@ -1,5 +1,5 @@
 /**
- * SHA-256 of an executable, for agent rules and the "hash changed" badge (DESIGN §5, §6).
+ * SHA-256 of an executable, for agent rules and the "hash changed" badge.
  *
  * Hashing node or python (tens of MB) on every connection would be slow, so results are
  * cached by file identity. The key is (dev, ino, size, mtime, ctime) in nanoseconds: a

@@ -1,5 +1,5 @@
 /**
- * Who is on the other end of an agent socket (DESIGN §5): kernel peer credentials, then what
+ * Who is on the other end of an agent socket: kernel peer credentials, then what
  * that pid runs, its executable's SHA-256 and its parent chain. Nothing here trusts what the
  * peer says about itself; argv/script are shown to humans but the uid and pid come from the
  * kernel and the executable from /proc/<pid>/exe.

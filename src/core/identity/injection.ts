@@ -1,5 +1,5 @@
 /**
- * Environment variables that make a program run code other than its own (issue 16).
+ * Environment variables that make a program run code other than its own.
  *
  * A grant or an agent rule says "this program may have X". Launching that very program with
  * NODE_OPTIONS=--import=evil.mjs, LD_PRELOAD=evil.so or PYTHONPATH=dir-with-sitecustomize

@@ -1,5 +1,5 @@
 /**
- * Peer credentials of a connected Unix socket, read from the kernel (DESIGN §5).
+ * Peer credentials of a connected Unix socket, read from the kernel.
  *
  * The kernel records who called connect(); nothing the peer sends can change it. Linux:
  * getsockopt(SO_PEERCRED) and, on 6.5+, SO_PEERPIDFD, a pidfd that pins the very process

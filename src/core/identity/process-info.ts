@@ -1,5 +1,5 @@
 /**
- * What a pid is running: executable, argv, cwd, uid, parent, start time (DESIGN §5, §6).
+ * What a pid is running: executable, argv, cwd, uid, parent, start time.
  *
  * Linux reads /proc; macOS falls back to `ps` (best effort, no cwd). Every field is read on
  * its own and a process may exit at any moment, so each read degrades to null/[] instead of

@@ -33,12 +33,12 @@ export interface TableSpec {
   /** The security-relevant columns, in the fixed order they are encoded in. */
   columns: readonly string[];
   /**
-   * Columns added after rows were already signed (append-only): encoded after `columns`
-   * only when one of them is set, so a row from before they existed (all NULL) keeps its
-   * MAC. The value count is part of the encoding, so setting or clearing one of them on
-   * a signed row breaks its MAC either way.
+   * Columns added after rows were already signed, one group per migration (append-only):
+   * encoded after `columns` up to the last group with a column set, so a row from before a
+   * group existed (its columns NULL) keeps its MAC. The value count is part of the
+   * encoding, so setting or clearing one of them on a signed row breaks its MAC either way.
    */
-  laterColumns?: readonly string[];
+  laterColumns?: readonly (readonly string[])[];
   /** Rows that are inert (revoked) are neither signed nor checked: their MAC is cleared. */
   liveWhere?: string;
 }
@@ -71,7 +71,12 @@ export const GRANTS: TableSpec = {
     'proxy_rule',
   ],
   // Migration 5: a grant approved for one `akc run` command covers only that command.
-  laterColumns: ['run_exe', 'run_argv_sha256'],
+  // Migration 6: the program it was approved for and the command line, as shown to a human
+  // (text, but what `akc grants` shows an admin deciding what to revoke).
+  laterColumns: [
+    ['run_exe', 'run_argv_sha256'],
+    ['program_label', 'run_line'],
+  ],
   liveWhere: 'revoked_at IS NULL',
 };
 
@@ -100,6 +105,8 @@ export const BINDINGS: TableSpec = {
     'base_url_env',
     'created_at',
   ],
+  // Migration 6: the variable `akc run --proxy` sets to a placeholder key for the SDK.
+  laterColumns: [['placeholder_env']],
 };
 
 /** Settings that carry policy (the guard's `guard.*` keys and the signed-rows flag). */
@@ -138,8 +145,10 @@ function values(spec: TableSpec, row: Row): RowValue[] {
   });
   // A later column a writer left out counts as NULL: were it set in the database, the MAC
   // made without it would not verify (fail closed).
-  const later = (spec.laterColumns ?? []).map((c) => (col(row, c) ?? null) as RowValue);
-  return later.some((v) => v !== null) ? [...base, ...later] : base;
+  const groups = (spec.laterColumns ?? []).map((g) => g.map((c) => (col(row, c) ?? null) as RowValue));
+  let used = groups.length;
+  while (used > 0 && groups[used - 1]!.every((v) => v === null)) used -= 1;
+  return [...base, ...groups.slice(0, used).flat()];
 }
 
 function idOf(spec: TableSpec, row: Row): string {

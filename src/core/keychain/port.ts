@@ -10,6 +10,12 @@ export interface KeychainPort {
   delete(account: string): Promise<boolean>;
   /** A short description for messages ("Secret Service (gnome-keyring)"). */
   readonly description: string;
+  /**
+   * Why the keychain cannot be reached from this process (no D-Bus session bus over SSH,
+   * say), or null when it can as far as one can tell. Asked when `get` found nothing: some
+   * backends then answer "no entry" instead of failing, and "deleted" would be the wrong story.
+   */
+  unreachable?(): Promise<string | null>;
 }
 
 export const DEFAULT_KEYCHAIN_SERVICE = 'agent-keychain';

@@ -6,7 +6,18 @@
  */
 import type { Database } from 'better-sqlite3';
 import { durableTransaction } from '../store/database.js';
-import type { Vault } from '../vault/vault.js';
+import type { AuditFields } from '../audit/chain.js';
+import type { Clock } from '../clock.js';
+
+/**
+ * What clearing alerts needs of the vault (a Vault is one). Not the Vault type itself: the
+ * audit log and the row-integrity checks raise alerts, and the vault composes both.
+ */
+export interface AuditedDatabase {
+  readonly db: Database;
+  readonly clock: Clock;
+  auditInTransaction(entries: readonly AuditFields[]): void;
+}
 
 export type AlertKind = 'rotation.failed' | 'rotation.due' | 'guard.fired' | 'tamper.row';
 
@@ -97,7 +108,7 @@ export function hasOpenAlert(db: Database, kind: AlertKind, secret: string): boo
 }
 
 /** Clears one alert (by id) or all open ones; audited. Returns how many were cleared. */
-export function clearAlerts(vault: Vault, which: { id: number } | { all: true }, by: string): number {
+export function clearAlerts(vault: AuditedDatabase, which: { id: number } | { all: true }, by: string): number {
   const now = vault.clock.now();
   return durableTransaction(vault.db, () => {
     const r =

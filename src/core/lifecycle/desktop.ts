@@ -77,7 +77,7 @@ export async function rotateFromUi(host: Host, name: string, value: string | und
   if (host.state !== 'unlocked') throw new AkcError('LOCKED', 'the vault is locked', { hint: 'unlock it first' });
   const buf = value === undefined ? undefined : Buffer.from(value, 'utf8');
   try {
-    return await host.lifecycle.rotate(name, { by, ...(buf ? { value: buf } : {}) });
+    return await host.rotate(name, { by, ...(buf ? { value: buf } : {}) });
   } finally {
     buf?.fill(0);
   }
@@ -91,6 +91,6 @@ export function clearAlertFromUi(host: Host, which: { id: number } | { all: true
 
 /** Changes a guard setting; like `akc guard set`, it needs the master password. */
 export async function setGuardFromUi(host: Host, key: string, value: string, password: Buffer, by: string): Promise<unknown> {
-  await host.vault.verifyPassword(password);
+  await host.verifyPassword(password);
   return setGuardValue(host.vault, key, value, by);
 }

@@ -16,12 +16,12 @@ import type { Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
 import type { AuditEntry, AuditFields } from '../audit/chain.js';
 import { AnomalyGuard, type GuardFiring } from '../guard/guard.js';
-import type { Host } from '../host/host.js';
-import { BLOCK_PATTERN } from '../policy/admin.js';
+import type { Clock } from '../clock.js';
 import type { Grant } from '../policy/grants.js';
 import type { Requester } from '../policy/requester.js';
 import { durableTransaction } from '../store/database.js';
 import type { SecretMeta } from '../vault/secrets.js';
+import type { Vault, VaultState } from '../vault/vault.js';
 import { hasOpenAlert, insertAlert, type Alert, type AlertInput } from './alerts.js';
 import { isExpired, readLifecycle, type Lifecycle } from './policy.js';
 import { lifecycleSnapshot, type LifecycleSnapshot } from './status.js';
@@ -45,13 +45,33 @@ export interface Refusal {
   error: AkcError;
 }
 
+/**
+ * What the lifecycle needs of the host that composes it (Host supplies one): a narrow port,
+ * so this module never imports the Host (no host ⇄ lifecycle import cycle).
+ */
+export interface LifecycleHost {
+  readonly vault: Vault;
+  readonly clock: Clock;
+  /** Appends an audit entry now (and tells the host's listeners). */
+  record(fields: AuditFields): void;
+  /** Entries this module appended itself, for the host's listeners. */
+  appended(entries: AuditEntry[]): void;
+  /** An alert this module raised, for the host's listeners. */
+  alert(alert: Alert): void;
+  lock(by: string): void;
+  /** The host's one block rule (an already blocked requester stays as it is). */
+  block(requester: Requester, by: string, why: string): void;
+  onState(listener: (state: VaultState) => void): void;
+  onAudit(listener: (entries: AuditEntry[]) => void): void;
+}
+
 export class HostLifecycle {
   readonly guard: AnomalyGuard;
   readonly scheduler: RotationScheduler | null;
   private rotatedStmt: Statement | null = null;
 
   constructor(
-    private readonly host: Host,
+    private readonly host: LifecycleHost,
     private readonly opts: HostLifecycleOptions = {},
   ) {
     this.guard = new AnomalyGuard({ db: host.vault.db, clock: host.clock, ...(opts.hourOf ? { hourOf: opts.hourOf } : {}) });
@@ -101,11 +121,11 @@ export class HostLifecycle {
             },
             opts.scheduler ?? {},
           );
-    host.on('state', (state) => {
+    host.onState((state) => {
       if (state === 'unlocked') this.scheduler?.start();
       else this.scheduler?.stop();
     });
-    host.on('audit', (entries) => this.observe(entries));
+    host.onAudit((entries) => this.observe(entries));
   }
 
   // ---------------------------------------------------------------- requests
@@ -224,8 +244,8 @@ export class HostLifecycle {
       entries = vault.audit.appendInTransaction([{ ...audit, detail: { ...audit.detail, alert: a.id } }], now, vault.auditKey);
       return a;
     });
-    this.host.emit('audit', entries);
-    this.host.emit('alert', alert);
+    this.host.appended(entries);
+    this.host.alert(alert);
     return alert;
   }
 
@@ -262,48 +282,7 @@ export class HostLifecycle {
   }
 
   private block(r: Requester, f: GuardFiring): void {
-    const host = this.host;
-    const now = host.clock.now();
-    const already = host.grants
-      .list(now)
-      .some(
-        (g) =>
-          g.effect === 'deny' &&
-          g.secretPattern === BLOCK_PATTERN &&
-          (r.agent ? g.agentId === r.agent.id : g.fingerprint === r.fingerprint),
-      );
-    if (already) return;
-    let entries: AuditEntry[] = [];
-    durableTransaction(host.vault.db, () => {
-      const g = host.grants.create(
-        {
-          agentId: r.agent?.id ?? null,
-          fingerprint: r.agent ? null : r.fingerprint,
-          exePath: r.identity.exe,
-          exeSha256: null,
-          secretPattern: BLOCK_PATTERN,
-          effect: 'deny',
-          scope: 'always',
-          createdBy: `guard (${f.rule})`,
-        },
-        now,
-      );
-      entries = host.vault.audit.appendInTransaction(
-        [
-          {
-            event: 'agent.block',
-            agent: r.label,
-            pid: r.identity.pid,
-            exe: r.identity.exe,
-            decision: 'block',
-            reason: `blocked by the anomaly guard (rule ${f.rule})`,
-            detail: { grant: g.id },
-          },
-        ],
-        now,
-        host.vault.auditKey,
-      );
-    });
-    host.emit('audit', entries);
+    // The one block rule (policy/block.ts): an already blocked requester is left as it is.
+    this.host.block(r, `guard (${f.rule})`, `blocked by the anomaly guard (rule ${f.rule})`);
   }
 }

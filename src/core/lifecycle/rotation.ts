@@ -17,7 +17,8 @@ import { AkcError } from '../../shared/errors.js';
 import type { AuditFields } from '../audit/chain.js';
 import { seal } from '../crypto/aead.js';
 import { secretAad } from '../crypto/vault-keys.js';
-import { globMatch } from '../policy/glob.js';
+import { GrantStore } from '../policy/grants.js';
+import { LeaseStore } from '../policy/leases.js';
 import { durableTransaction } from '../store/database.js';
 import { MAX_SECRET_BYTES, SecretStore } from '../vault/secrets.js';
 import type { Vault } from '../vault/vault.js';
@@ -92,11 +93,7 @@ export function commitRotation(
     ).run(now, name);
     // Grants for exactly this secret end with the rotation unless made with --keep-on-rotate
     // (glob grants stop applying to it through HostLifecycle.unlessRotated).
-    const grantsEnded = db
-      .prepare(
-        "UPDATE grants SET revoked_at = ?, row_mac = NULL WHERE revoked_at IS NULL AND effect = 'allow' AND keep_on_rotate = 0 AND secret_pattern = ?",
-      )
-      .run(now, name).changes;
+    const grantsEnded = new GrantStore(db).endOnRotation(name, now);
     vault.auditInTransaction([
       {
         event: 'secret.rotate',
@@ -167,7 +164,7 @@ export function checkVersion(db: Database, secretId: string, name: string, versi
   return {
     ok: false,
     code: 'EXPIRED',
-    message: `version ${version} of ${name} was retired${when} (rotated; its grace period is over); ask for the current version`,
+    message: `version ${version} of ${name} was retired${when} (a newer version replaced it and its grace period is over); ask for the current version`,
   };
 }
 
@@ -215,17 +212,9 @@ export function revokeGrantsForSecret(vault: Vault, name: string, by: string): {
   const now = vault.clock.now();
   return durableTransaction(db, () => {
     requireLifecycle(db, name);
-    const live = db
-      .prepare(
-        "SELECT id, secret_pattern FROM grants WHERE revoked_at IS NULL AND effect = 'allow' AND (expires_at IS NULL OR expires_at > ?) AND (uses_left IS NULL OR uses_left > 0)",
-      )
-      .all(now) as { id: string; secret_pattern: string }[];
-    const ids = live.filter((g) => globMatch(g.secret_pattern, name)).map((g) => g.id);
-    const revoke = db.prepare('UPDATE grants SET revoked_at = ?, row_mac = NULL WHERE id = ? AND revoked_at IS NULL');
-    for (const id of ids) revoke.run(now, id);
-    const leases = db
-      .prepare('UPDATE leases SET revoked_at = ? WHERE secret_name = ? AND revoked_at IS NULL AND expires_at > ?')
-      .run(now, name, now).changes;
+    // The grants and leases tables belong to their stores (policy/): rotation asks them.
+    const ids = new GrantStore(db).revokeCovering(name, now);
+    const leases = new LeaseStore(db).revokeForSecret(name, now);
     vault.auditInTransaction([
       {
         event: 'grant.revoke',

@@ -16,9 +16,10 @@ import { AgentRegistry, prepareAgent, type AgentInput, type AgentRecord } from '
 import { globMatch, isGlob } from './glob.js';
 import { GrantStore, type Grant, type GrantScope } from './grants.js';
 import { LeaseStore, type Lease } from './leases.js';
+import { blockInTransaction, liveBlocks, unblockRequester } from './block.js';
 
-/** A block is a deny grant on every secret that never ends. */
-export const BLOCK_PATTERN = '**';
+// Blocks have one rule, in block.ts; re-exported for the callers that import them from here.
+export { BLOCK_PATTERN, isBlock } from './block.js';
 
 const SECRET_PATTERN_CHARS = /^[A-Za-z0-9_.\-/*?]{1,128}$/;
 
@@ -32,10 +33,6 @@ export function secretPatternProblem(pattern: string): string | null {
 export function validateSecretPattern(pattern: string): void {
   const problem = secretPatternProblem(pattern);
   if (problem) throw new AkcError('INVALID_ARGUMENT', `invalid secret or pattern ${JSON.stringify(pattern)}: ${problem}`);
-}
-
-export function isBlock(g: Pick<Grant, 'effect' | 'secretPattern' | 'scope'>): boolean {
-  return g.effect === 'deny' && g.secretPattern === BLOCK_PATTERN && g.scope === 'always';
 }
 
 /** What `prepareAgent` returns: a validated agent definition with its resolved path. */
@@ -87,7 +84,7 @@ export class PolicyAdmin {
 
   /** The live block grants of an agent. */
   blocksOf(agentId: string): Grant[] {
-    return this.grants.list(this.now()).filter((g) => g.agentId === agentId && isBlock(g));
+    return liveBlocks(this.vault, { kind: 'agent', agentId });
   }
 
   /**
@@ -213,57 +210,21 @@ export class PolicyAdmin {
     });
   }
 
-  /** Blocks an agent (a deny grant on every secret). Returns the existing block when there is one. */
+  /** Blocks an agent (block.ts: a deny grant on every secret). Returns the existing block when there is one. */
   block(name: string): { grant: Grant; created: boolean } {
     this.vault.requireKey();
     return this.change(() => {
       const agent = this.liveAgent(name);
-      const existing = this.blocksOf(agent.id)[0];
-      if (existing) return { grant: existing, created: false };
-      const now = this.now();
-      const grant = this.grants.create(
-        {
-          agentId: agent.id,
-          exePath: agent.exePath,
-          exeSha256: null,
-          secretPattern: BLOCK_PATTERN,
-          effect: 'deny',
-          scope: 'always',
-          createdBy: this.by,
-        },
-        now,
-      );
-      this.audit({
-        event: 'agent.block',
-        agent: agent.name,
-        exe: agent.exePath,
-        decision: 'block',
-        reason: `by ${this.by}`,
-        detail: { grant: grant.id },
-      });
-      return { grant, created: true };
+      const r = blockInTransaction(this.vault, { kind: 'agent', agentId: agent.id }, this.by);
+      return { grant: r.grant, created: r.created };
     });
   }
 
   /** Lifts an agent's blocks. Returns the revoked block grants (none when it was not blocked). */
   unblock(name: string): Grant[] {
     this.vault.requireKey();
-    return this.change(() => {
-      const agent = this.liveAgent(name);
-      const blocks = this.blocksOf(agent.id);
-      if (blocks.length === 0) return [];
-      const now = this.now();
-      for (const b of blocks) this.grants.revoke(b.id, now);
-      this.audit({
-        event: 'agent.unblock',
-        agent: agent.name,
-        exe: agent.exePath,
-        decision: 'unblock',
-        reason: `by ${this.by}`,
-        detail: { grants: blocks.map((b) => b.id) },
-      });
-      return blocks.map((b) => this.grants.get(b.id)!);
-    });
+    const agent = this.liveAgent(name);
+    return unblockRequester(this.vault, { kind: 'agent', agentId: agent.id }, this.by).grants;
   }
 
   /** A lease that is still live: NOT_FOUND when there is none, an error when it ended. */

@@ -24,7 +24,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
 import { AGENTS, GRANTS, checkRow, checkStored, signatureFor, type Verdict } from '../integrity/rows.js';
 import { globMatch } from './glob.js';
-import type { Requester } from './requester.js';
+import { grantLabel, type Requester } from './requester.js';
 import type { RunUse } from './run-command.js';
 
 export type GrantScope = 'once' | 'duration' | 'until_lock' | 'always';
@@ -60,6 +60,10 @@ export interface Grant {
   proxyRule: string | null;
   /** Bound to one `akc run` command (null: not bound). */
   runCommand: RunUse | null;
+  /** The program it was approved (or blocked) for, with paths; null for agents and older grants. */
+  label: string | null;
+  /** A run grant's command line as the approval showed it (display only; runCommand decides). */
+  runLine: string | null;
   /** Set by list(): the row's integrity verdict ('refused' rows are ignored by decide()). */
   integrity?: Verdict;
 }
@@ -81,6 +85,10 @@ export interface GrantInput {
   proxyRule?: string | null;
   /** Binds the grant to one `akc run` command (secret channel only). */
   runCommand?: RunUse | null;
+  /** For a program's grant: who it is, for humans (see Grant.label). */
+  label?: string | null;
+  /** With runCommand: the command line, for humans. */
+  runLine?: string | null;
 }
 
 interface GrantRow {
@@ -104,6 +112,8 @@ interface GrantRow {
   proxy_rule: string | null;
   run_exe: string | null;
   run_argv_sha256: string | null;
+  program_label: string | null;
+  run_line: string | null;
   row_mac: Buffer | null;
 }
 
@@ -128,6 +138,8 @@ function toGrant(r: GrantRow): Grant {
     proxyBinding: r.proxy_binding,
     proxyRule: r.proxy_rule,
     runCommand: r.run_argv_sha256 === null ? null : { exe: r.run_exe, argvSha256: r.run_argv_sha256 },
+    label: r.program_label ?? null,
+    runLine: r.run_line ?? null,
   };
 }
 
@@ -164,6 +176,7 @@ export class GrantStore {
   /** Prepared once: decide() runs on every secret.get, and preparing costs more than the query. */
   private decideStmt: Statement | null = null;
   private consumeStmt: Statement | null = null;
+  private getStmt: Statement | null = null;
 
   constructor(private readonly db: Database) {}
 
@@ -197,6 +210,8 @@ export class GrantStore {
       proxy_rule: channel === 'proxy' ? (input.proxyRule ?? null) : null,
       run_exe: run?.exe ?? null,
       run_argv_sha256: run?.argvSha256 ?? null,
+      program_label: input.agentId ? null : (input.label ?? null),
+      run_line: run ? (input.runLine ?? null) : null,
     };
     // A deny may be written while locked (the host's "deny & block" needs no unlock): a
     // forged deny is only a denial of service. Every allow is signed or not written at all.
@@ -204,9 +219,9 @@ export class GrantStore {
     this.db
       .prepare(
         `INSERT INTO grants (id, agent_id, fingerprint, exe_path, exe_sha256, secret_pattern, effect, scope, expires_at, uses_left, keep_on_rotate,
-           created_at, created_by, channel, proxy_binding, proxy_rule, run_exe, run_argv_sha256, row_mac)
+           created_at, created_by, channel, proxy_binding, proxy_rule, run_exe, run_argv_sha256, program_label, run_line, row_mac)
          VALUES (@id, @agent_id, @fingerprint, @exe_path, @exe_sha256, @secret_pattern, @effect, @scope, @expires_at, @uses_left, @keep_on_rotate,
-           @created_at, @created_by, @channel, @proxy_binding, @proxy_rule, @run_exe, @run_argv_sha256, @mac)`,
+           @created_at, @created_by, @channel, @proxy_binding, @proxy_rule, @run_exe, @run_argv_sha256, @program_label, @run_line, @mac)`,
       )
       .run({ ...row, mac });
     return this.get(row.id)!;
@@ -237,6 +252,35 @@ export class GrantStore {
   revokeForAgent(agentId: string, now: number): number {
     return this.db.prepare('UPDATE grants SET revoked_at = ?, row_mac = NULL WHERE agent_id = ? AND revoked_at IS NULL').run(now, agentId)
       .changes;
+  }
+
+  /**
+   * A rotation of `secretName` ends the allow grants for exactly that name, except those
+   * made with --keep-on-rotate (glob grants stop applying through HostLifecycle.unlessRotated).
+   * Call inside the rotation's transaction. Returns how many ended.
+   */
+  endOnRotation(secretName: string, now: number): number {
+    return this.db
+      .prepare(
+        "UPDATE grants SET revoked_at = ?, row_mac = NULL WHERE revoked_at IS NULL AND effect = 'allow' AND keep_on_rotate = 0 AND secret_pattern = ?",
+      )
+      .run(now, secretName).changes;
+  }
+
+  /**
+   * Break-glass for one secret: revokes every live allow grant that covers `secretName`,
+   * by exact name or glob (blocks stay). Call inside the caller's audited transaction.
+   * Returns the revoked grants' ids.
+   */
+  revokeCovering(secretName: string, now: number): string[] {
+    const live = this.db
+      .prepare(
+        "SELECT id, secret_pattern FROM grants WHERE revoked_at IS NULL AND effect = 'allow' AND (expires_at IS NULL OR expires_at > ?) AND (uses_left IS NULL OR uses_left > 0)",
+      )
+      .all(now) as { id: string; secret_pattern: string }[];
+    const ids = live.filter((g) => globMatch(g.secret_pattern, secretName)).map((g) => g.id);
+    for (const id of ids) this.revoke(id, now);
+    return ids;
   }
 
   /** Until-lock grants end when the vault locks. */
@@ -281,11 +325,14 @@ export class GrantStore {
    * Just before a value is released: re-reads the grant, checks that it (and its agent)
    * is still authentic — decide() may have run while the vault was locked, when nothing
    * could be verified — and uses up one use of a counted grant. Returns false when none
-   * was left (raced) or the grant ended; throws DENIED when a row failed its integrity check.
+   * was left (raced) or the grant ended (revoked, or its time ran out at `now` while the
+   * request waited); throws DENIED when a row failed its integrity check.
    */
-  consume(grant: Grant): boolean {
-    const row = this.db.prepare(`${SELECT} WHERE g.id = ?`).get(grant.id) as GrantRow | undefined;
+  consume(grant: Grant, now: number): boolean {
+    this.getStmt ??= this.db.prepare(`${SELECT} WHERE g.id = ?`);
+    const row = this.getStmt.get(grant.id) as GrantRow | undefined;
     if (!row || row.revoked_at !== null || row.effect !== 'allow') return false;
+    if (row.expires_at !== null && row.expires_at <= now) return false;
     if (checkRow(this.db, GRANTS, row) === 'refused' || (row.agent_id && checkStored(this.db, AGENTS, row.agent_id) === 'refused')) {
       throw new AkcError('DENIED', `denied: grant ${grant.id} failed its integrity check (changed outside Agent Keychain)`);
     }
@@ -296,15 +343,32 @@ export class GrantStore {
     return this.consumeStmt.run(next.uses_left, signatureFor(this.db, GRANTS, next), grant.id, row.uses_left).changes > 0;
   }
 
-  /** Whether this program was approved before, and whether with the same executable hash. */
-  history(exePath: string | null, exeSha256: string | null): 'known' | 'changed' | 'new' {
+  /**
+   * Whether this program was approved before ("known": with the same code), approved but
+   * since changed, or never. A plain executable (or a registered agent) is its executable
+   * path, as recorded on every grant. A script under an interpreter, or the akc CLI for
+   * another program, is not its interpreter: approving one node script says nothing about
+   * another, so only grants made for this program count — by fingerprint (same code) or
+   * by its label (same program, other code). Older grants without a label never make a
+   * script "known".
+   */
+  history(r: Pick<Requester, 'identity' | 'fingerprint' | 'agent'>): 'known' | 'changed' | 'new' {
+    const exePath = r.identity.exe;
     if (!exePath) return 'new';
     // Full rows: a forged allow must not make a program look "known" in the prompt.
     // Revoked rows carry no MAC and still count as history (revoking is not forging).
-    const rows = (this.db.prepare("SELECT * FROM grants WHERE exe_path = ? AND effect = 'allow'").all(exePath) as GrantRow[]).filter(
-      (r) => r.revoked_at !== null || checkRow(this.db, GRANTS, r) !== 'refused',
+    let rows = (this.db.prepare("SELECT * FROM grants WHERE exe_path = ? AND effect = 'allow'").all(exePath) as GrantRow[]).filter(
+      (row) => row.revoked_at !== null || checkRow(this.db, GRANTS, row) !== 'refused',
     );
+    if (!r.agent && r.identity.script) {
+      const label = grantLabel(r);
+      rows = rows.filter(
+        (row) => row.agent_id === null && (row.fingerprint === r.fingerprint || (label !== null && row.program_label === label)),
+      );
+      if (rows.length === 0) return 'new';
+      return rows.some((row) => row.fingerprint === r.fingerprint) ? 'known' : 'changed';
+    }
     if (rows.length === 0) return 'new';
-    return rows.some((r) => r.exe_sha256 === exeSha256) ? 'known' : 'changed';
+    return rows.some((row) => row.exe_sha256 === r.identity.exeSha256) ? 'known' : 'changed';
   }
 }

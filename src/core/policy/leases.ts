@@ -111,6 +111,13 @@ export class LeaseStore {
       .run(now, agentId, now).changes;
   }
 
+  /** Revokes every live lease on a secret (break-glass for one secret). */
+  revokeForSecret(secretName: string, now: number): number {
+    return this.db
+      .prepare('UPDATE leases SET revoked_at = ? WHERE secret_name = ? AND revoked_at IS NULL AND expires_at > ?')
+      .run(now, secretName, now).changes;
+  }
+
   revokeAll(now: number): number {
     return this.db.prepare('UPDATE leases SET revoked_at = ? WHERE revoked_at IS NULL AND expires_at > ?').run(now, now).changes;
   }

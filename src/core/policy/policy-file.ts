@@ -1,6 +1,6 @@
 /**
  * Policy as code: agents and standing grants as a YAML or JSON file that can live in
- * version control (DESIGN §5). Export writes them in a stable order; import validates the
+ * version control. Export writes them in a stable order; import validates the
  * file against a schema, then applies it in one durable transaction, idempotently: agents
  * are upserted by name, grants matched by (agent or program, secret pattern, effect,
  * scope), so importing the same file twice changes nothing the second time.

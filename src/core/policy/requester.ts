@@ -148,3 +148,25 @@ export function programLabel(identity: Pick<PeerIdentity, 'exe' | 'script'> & Pa
   }
   return identity.script ? `${base(identity.exe)} ${base(identity.script)}` : base(identity.exe);
 }
+
+/** A program as `akc grants` names it: the interpreter and the script's full path, or the executable's. */
+function describeProgram(p: Pick<ProcessSummary, 'exe' | 'script'>): string {
+  return p.script ? `${base(p.exe)} ${p.script}` : (p.exe ?? 'unknown');
+}
+
+/**
+ * What a grant or block made from a prompt records of an unregistered program, for the
+ * humans who later list and lift it: "python3 /home/me/agent.py", "/usr/bin/curl", or for
+ * the akc CLI the program it runs for ("akc run via python3 /home/me/agent.py"). Null for a
+ * registered agent (its name says it). The executable is the kernel's; the script, as in the
+ * prompt, comes from argv.
+ */
+export function grantLabel(r: Pick<Requester, 'agent' | 'identity'>): string | null {
+  if (r.agent) return null;
+  const sub = akcSubcommand(r.identity);
+  if (sub !== null) {
+    const via = viaProgram(r.identity);
+    return via ? `akc ${sub} via ${describeProgram(via)}` : `akc ${sub}`;
+  }
+  return describeProgram(r.identity);
+}

@@ -1,6 +1,6 @@
 /**
- * The command an `akc run` request will hand its secrets to (issue 15: "the approval never
- * shows which command gets the secret"). The command is a claim from the peer: the host
+ * The command an `akc run` request will hand its secrets to, so the approval shows which
+ * command gets the secret. The command is a claim from the peer: the host
  * accepts it only from the akc CLI's own `run`/`mcp` processes, whose code it identifies
  * from the kernel (akcSubcommand, and the script's hash in the fingerprint). Any other
  * program could only use it to dress up its prompt, so from them it is refused.
@@ -66,11 +66,21 @@ export function runUse(c: ApprovedCommand): RunUse {
   return { exe: c.exe, argvSha256: c.argvSha256 };
 }
 
+/** The command line as kept for humans (audit entries, `akc grants`): the argv hash identifies it in full. */
+function shownLine(c: ApprovedCommand): string {
+  const line = commandLine(c.argv);
+  return line.length > AUDIT_LINE_MAX ? `${line.slice(0, AUDIT_LINE_MAX - 1)}…` : line;
+}
+
+/** What a grant approved for this command stores: the binding (runUse) and the line it showed. */
+export function runGrantFields(c: ApprovedCommand): { runCommand: RunUse; runLine: string } {
+  return { runCommand: runUse(c), runLine: shownLine(c) };
+}
+
 /** Audit detail fields for a command (no values: argv and paths only). */
 export function commandAuditDetail(c: ApprovedCommand): Record<string, unknown> {
-  const line = commandLine(c.argv);
   return {
-    command: line.length > AUDIT_LINE_MAX ? `${line.slice(0, AUDIT_LINE_MAX - 1)}…` : line,
+    command: shownLine(c),
     commandExe: c.exe,
     commandSha256: c.argvSha256,
     ...(c.agentChosen ? { agentChosen: true } : {}),

@@ -5,8 +5,8 @@
  * and paths are allowed, and whether a private upstream address is acceptable.
  *
  * Stored in the vault database (`proxy_bindings`, migration 2) in the clear: a binding
- * holds names and URLs, never a value. Changes are made by the offline CLI with the
- * master password and audited (`proxy.add`, `proxy.rm`).
+ * holds names and URLs, never a value. Changes go through proxy/admin.ts (the offline CLI
+ * and the desktop app, with the master password) and are audited (`proxy.add`, `proxy.rm`).
  */
 import type { Database, Statement } from 'better-sqlite3';
 import { AkcError } from '../../shared/errors.js';
@@ -32,11 +32,17 @@ export interface ProxyBinding {
   allowPrivate: boolean;
   /** The environment variable an SDK reads its base URL from (`OPENAI_BASE_URL`), if set. */
   baseUrlEnv: string | null;
+  /**
+   * The variable `akc run --proxy` sets to a placeholder key (`OPENAI_API_KEY`) so an SDK
+   * that refuses to start without a key starts; null: the known SDK's variable, if any (env.ts).
+   */
+  placeholderEnv: string | null;
   createdAt: number;
   updatedAt: number;
 }
 
-export type BindingInput = Omit<ProxyBinding, 'createdAt' | 'updatedAt'>;
+/** `placeholderEnv` left out keeps the stored one (a form that does not show it changes nothing). */
+export type BindingInput = Omit<ProxyBinding, 'createdAt' | 'updatedAt' | 'placeholderEnv'> & { placeholderEnv?: string | null };
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -152,12 +158,39 @@ export function validateBaseUrlEnv(name: string): void {
   if (!ENV_RE.test(name)) throw new AkcError('INVALID_ARGUMENT', `invalid --base-url-env ${JSON.stringify(name)}: not a variable name`);
 }
 
+export function validatePlaceholderEnv(name: string, baseUrlEnv: string | null): void {
+  if (!ENV_RE.test(name)) throw new AkcError('INVALID_ARGUMENT', `invalid --placeholder-env ${JSON.stringify(name)}: not a variable name`);
+  if (name === baseUrlEnv) throw new AkcError('INVALID_ARGUMENT', `--placeholder-env and --base-url-env both name ${name}`);
+}
+
+/**
+ * Checks a credential given as fields (the desktop app) by the rules the CLI's flags are
+ * parsed with: a header the proxy does not own, a parameter name, a template with
+ * {{secret}} exactly once, a basic-auth user.
+ */
+export function validateAuth(auth: BindingAuth): BindingAuth {
+  switch (auth.kind) {
+    case 'header':
+      if (/[\r\n:]/.test(auth.header)) throw new AkcError('INVALID_ARGUMENT', `invalid header name ${JSON.stringify(auth.header)}`);
+      return parseHeaderAuth(`${auth.header}: ${auth.template}`);
+    case 'query':
+      return parseQueryAuth(`${auth.param}=${auth.template}`);
+    case 'basic':
+      return basicAuth(auth.user);
+    default:
+      throw new AkcError('INVALID_ARGUMENT', 'unknown credential kind');
+  }
+}
+
 /** Validates and normalises a binding before it is stored. */
 export function prepareBinding(input: BindingInput): BindingInput {
   validateBindingName(input.name);
   if (!input.secret) throw new AkcError('INVALID_ARGUMENT', 'a binding needs --secret NAME');
+  // The credential too: the app sends it as fields, not as the CLI's parsed flags.
+  validateAuth(input.auth);
   for (const rule of input.allow) parseAllowRule(rule);
   if (input.baseUrlEnv !== null) validateBaseUrlEnv(input.baseUrlEnv);
+  if (input.placeholderEnv) validatePlaceholderEnv(input.placeholderEnv, input.baseUrlEnv);
   return { ...input, upstream: normalizeUpstream(input.upstream, input.allowPrivate), allow: input.allow.map((r) => normalizeRule(r)) };
 }
 
@@ -188,6 +221,8 @@ interface Row {
   allow_rules: string;
   allow_private: number;
   base_url_env: string | null;
+  /** Migration 6. */
+  placeholder_env?: string | null;
   created_at: number;
   updated_at: number;
   row_mac?: Buffer | null;
@@ -216,6 +251,7 @@ function toBinding(r: Row): ProxyBinding {
     allow,
     allowPrivate: r.allow_private === 1,
     baseUrlEnv: r.base_url_env,
+    placeholderEnv: r.placeholder_env ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -245,7 +281,12 @@ export class BindingStore {
   constructor(private readonly db: Database) {}
 
   list(): ProxyBinding[] {
-    return (this.db.prepare('SELECT * FROM proxy_bindings ORDER BY name').all() as Row[]).map(toBinding);
+    return this.listRows().map((r) => r.binding);
+  }
+
+  /** Every binding with its stored row, for an integrity check of each (proxy/admin.ts). */
+  listRows(): { binding: ProxyBinding; row: object }[] {
+    return (this.db.prepare('SELECT * FROM proxy_bindings ORDER BY name').all() as Row[]).map((row) => ({ binding: toBinding(row), row }));
   }
 
   get(name: string): ProxyBinding | null {
@@ -279,6 +320,7 @@ export class BindingStore {
       });
     }
     const a = authColumns(b.auth);
+    const placeholderEnv = b.placeholderEnv === undefined ? (existing?.placeholderEnv ?? null) : b.placeholderEnv;
     const values = {
       name: b.name,
       upstream: b.upstream,
@@ -289,6 +331,7 @@ export class BindingStore {
       allow: JSON.stringify(b.allow),
       allowPrivate: b.allowPrivate ? 1 : 0,
       env: b.baseUrlEnv,
+      placeholderEnv,
       now,
       mac: signatureFor(this.db, BINDINGS, {
         name: b.name,
@@ -301,13 +344,15 @@ export class BindingStore {
         allow_private: b.allowPrivate ? 1 : 0,
         base_url_env: b.baseUrlEnv,
         created_at: existing?.createdAt ?? now,
+        placeholder_env: placeholderEnv,
       }),
     };
     if (existing) {
       this.db
         .prepare(
           `UPDATE proxy_bindings SET upstream = @upstream, secret_name = @secret, auth_kind = @kind, auth_name = @authName,
-             auth_template = @template, allow_rules = @allow, allow_private = @allowPrivate, base_url_env = @env, updated_at = @now,
+             auth_template = @template, allow_rules = @allow, allow_private = @allowPrivate, base_url_env = @env,
+             placeholder_env = @placeholderEnv, updated_at = @now,
              row_mac = @mac
            WHERE name = @name`,
         )
@@ -315,8 +360,9 @@ export class BindingStore {
     } else {
       this.db
         .prepare(
-          `INSERT INTO proxy_bindings (name, upstream, secret_name, auth_kind, auth_name, auth_template, allow_rules, allow_private, base_url_env, created_at, updated_at, row_mac)
-           VALUES (@name, @upstream, @secret, @kind, @authName, @template, @allow, @allowPrivate, @env, @now, @now, @mac)`,
+          `INSERT INTO proxy_bindings (name, upstream, secret_name, auth_kind, auth_name, auth_template, allow_rules, allow_private, base_url_env,
+             placeholder_env, created_at, updated_at, row_mac)
+           VALUES (@name, @upstream, @secret, @kind, @authName, @template, @allow, @allowPrivate, @env, @placeholderEnv, @now, @now, @mac)`,
         )
         .run(values);
     }

@@ -33,9 +33,13 @@ export function genericUrlEnv(name: string): string {
 /**
  * Variables to set for `binding` when the proxy listens at `proxyUrl` (e.g.
  * `http://127.0.0.1:23456`): `AKC_PROXY_<NAME>_URL`, the binding's --base-url-env (or
- * the known SDK variable for its host), and for known SDKs a placeholder key.
+ * the known SDK variable for its host), and a placeholder key in the binding's
+ * --placeholder-env (or the known SDK's key variable).
  */
-export function proxyEnvFor(binding: Pick<ProxyBinding, 'name' | 'upstream' | 'baseUrlEnv'>, proxyUrl: string): Record<string, string> {
+export function proxyEnvFor(
+  binding: Pick<ProxyBinding, 'name' | 'upstream' | 'baseUrlEnv'> & Partial<Pick<ProxyBinding, 'placeholderEnv'>>,
+  proxyUrl: string,
+): Record<string, string> {
   const bindingUrl = `${proxyUrl.replace(/\/+$/, '')}/${binding.name}`;
   const env: Record<string, string> = { [genericUrlEnv(binding.name)]: bindingUrl };
   const upstream = new URL(binding.upstream);
@@ -45,6 +49,7 @@ export function proxyEnvFor(binding: Pick<ProxyBinding, 'name' | 'upstream' | 'b
   const suffix = known && known.basePath && upstreamPath !== known.basePath ? known.basePath : '';
   const baseUrlEnv = binding.baseUrlEnv ?? known?.baseUrlEnv ?? null;
   if (baseUrlEnv) env[baseUrlEnv] = bindingUrl + suffix;
-  if (known) env[known.keyEnv] = PLACEHOLDER_KEY;
+  const keyEnv = binding.placeholderEnv ?? known?.keyEnv ?? null;
+  if (keyEnv) env[keyEnv] = PLACEHOLDER_KEY;
   return env;
 }

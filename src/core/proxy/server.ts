@@ -1,5 +1,5 @@
 /**
- * The brokering proxy (issue 6): agents call `/<binding>/<path>` on loopback TCP or on the
+ * The brokering proxy: agents call `/<binding>/<path>` on loopback TCP or on the
  * proxy's Unix socket with no key at all; the host identifies the calling process from
  * the kernel, applies the same policy, approval and audit as `secret.get` (the prompt
  * shows method, host and path), adds the credential on the way out and scrubs it from

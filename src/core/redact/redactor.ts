@@ -1,5 +1,5 @@
 /**
- * Streaming redaction of secret values (DESIGN §9, `akc run`, MCP's run_with_secrets, the
+ * Streaming redaction of secret values (`akc run`, MCP's run_with_secrets, the
  * proxy's scrubber): every occurrence of each value and of each of its forms (encodings.ts:
  * base64, base64url, hex, URL, JSON / shell / YAML / Python repr escapes, each line of a
  * multi-line value) becomes `[REDACTED:<label>]`.

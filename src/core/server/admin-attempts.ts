@@ -1,5 +1,5 @@
 /**
- * Rate limit for failed admin proofs (issue 16: `approval.decide` was an unlimited
+ * Rate limit for failed admin proofs (without it, `approval.decide` was an unlimited
  * password oracle). Failures are counted per connection and per requester fingerprint;
  * MAX_FAILURES in a row puts that key in a cool-down during which every attempt is
  * refused with RATE_LIMITED before it is checked; each further cool-down doubles, up to

@@ -71,8 +71,7 @@ export async function handleAdmin<M extends AdminMethod>(
       return challenge(host, session) as AdminResults[M];
     case 'host.lock': {
       const p = params as AdminParams<'host.lock'>;
-      const revokedLeases = p.revokeAll ? host.leases.revokeAll(host.clock.now()) : 0;
-      host.lock(by);
+      const { revokedLeases } = host.lock(by, { revokeLeases: p.revokeAll === true });
       return { vault: 'locked', revokedLeases } as AdminResults[M];
     }
     case 'host.unlock': {
@@ -90,17 +89,17 @@ export async function handleAdmin<M extends AdminMethod>(
       return { vault: 'unlocked' } as AdminResults[M];
     }
     case 'approval.list':
-      return { approvals: host.broker.list().map(summarizeApproval) } as AdminResults[M];
+      return { approvals: host.pendingApprovals().map(summarizeApproval) } as AdminResults[M];
     case 'approval.decide': {
       const p = params as AdminParams<'approval.decide'>;
       // Every CLI decision needs the proof, deny included: an agent must not be able to
       // clear (or spam-deny) the human's queue.
-      const before = host.broker.get(p.approvalId);
+      const before = host.pendingApproval(p.approvalId);
       const kek = await authorize(host, session, 'approval.decide', p);
       try {
         // A key in the call unlocked the vault, and the unlock released the requests a
         // grant already covers: nothing is left to decide for this one.
-        if (p.allow && before?.coveredByGrant && !host.broker.get(p.approvalId)) {
+        if (p.allow && before?.coveredByGrant && !host.pendingApproval(p.approvalId)) {
           return { approvalId: p.approvalId, decision: 'allow' } as AdminResults[M];
         }
         await host.decide(

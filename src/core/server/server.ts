@@ -1,5 +1,5 @@
 /**
- * The agent socket server (DESIGN §8): NDJSON JSON-RPC 2.0 on a Unix socket. Every peer
+ * The agent socket server: NDJSON JSON-RPC 2.0 on a Unix socket. Every peer
  * is identified from the kernel; peers of another uid are refused. Malformed input gets
  * an error, never a crash, and the host keeps serving everyone else.
  */
@@ -126,7 +126,7 @@ export class AgentServer {
 }
 
 /**
- * Output bounds per connection (issue 16: a client that never read its replies grew the
+ * Output bounds per connection (without them, a client that never read its replies grew the
  * host without bound — 4 MiB of pipelined requests took it to 730 MiB). The host used to
  * pause reading only once 256 requests were in flight, but it parsed every line of a chunk
  * anyway and cheap requests (`status`, `secret.list`) finish at once, so the in-flight
@@ -422,7 +422,7 @@ class Connection {
               lease: { id: d.lease.id, expiresAt: new Date(d.lease.expiresAt).toISOString() },
             })),
           };
-          // The answer must fit one frame (§8); otherwise end the leases and say so.
+          // The answer must fit one frame (MAX_FRAME_BYTES); otherwise end the leases and say so.
           if (Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', id, result })) > MAX_FRAME_BYTES) {
             for (const d of delivered) host.revokeOwnLease(requester, d.lease.id);
             throw new RpcFailure(
@@ -446,7 +446,7 @@ class Connection {
           issuedAt: new Date(l.issuedAt).toISOString(),
           expiresAt: new Date(l.expiresAt).toISOString(),
         }));
-        // The answer must fit one frame (§8), or clients drop the connection: the newest
+        // The answer must fit one frame (MAX_FRAME_BYTES), or clients drop the connection: the newest
         // leases (listed first) that fit.
         let bytes = Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', id, result: { leases: [] } }));
         let fit = 0;

@@ -33,6 +33,7 @@ import {
 } from '../policy/policy-file.js';
 import { applyPolicy } from '../lifecycle/policy.js';
 import { AttemptLimiter } from '../server/admin-attempts.js';
+import { verifyReportJson } from '../audit/verify.js';
 import type { ExtraMethods } from '../server/server.js';
 import { auditPage, exportPage } from '../views/audit.js';
 import { pageRows, PAGE_BYTES } from '../views/page.js';
@@ -89,8 +90,8 @@ export class ServiceVerbs implements ExtraMethods {
         return secretSet(host, p as Params<'secret.set'>, by);
       case 'secret.rm': {
         const { name } = p as Params<'secret.rm'>;
-        host.secrets.get(name); // NOT_FOUND
-        host.secrets.remove(name, { agent: 'cli', reason: by });
+        host.secretMeta(name); // NOT_FOUND
+        host.removeSecret(name, { agent: 'cli', reason: by });
         return { name, deleted: true } satisfies ServiceResults['secret.rm'];
       }
       case 'agent.add': {
@@ -275,7 +276,8 @@ function readVerb(host: Host, method: ServiceMethod, p: unknown): unknown {
       } satisfies ServiceResults['policy.export'];
     }
     case 'audit.verify':
-      return { ...host.vault.audit.verify(host.vault.auditKey) };
+      // The offline command's check (chain, checkpoints, anchor, recorded alarms), on the live log.
+      return verifyReportJson(host.verifyAudit());
     case 'audit.query': {
       const q = p as Params<'audit.query'>;
       return auditPage(
@@ -308,7 +310,7 @@ function secretSet(host: Host, p: Params<'secret.set'>, by: string): ServiceResu
   if (p.type !== undefined && !isSecretType(p.type)) throw new AkcError('INVALID_ARGUMENT', `unknown type ${p.type}`);
   const value = Buffer.from(p.value, 'utf8');
   try {
-    const r = host.secrets.set(
+    const r = host.setSecret(
       p.name,
       value,
       {
@@ -318,9 +320,21 @@ function secretSet(host: Host, p: Params<'secret.set'>, by: string): ServiceResu
         ...(p.tags !== undefined ? { tags: p.tags } : {}),
       },
       { agent: 'cli', reason: by },
+      { mustCreate: p.newVersion !== true },
     );
     if (p.canary === true) applyPolicy(host.vault, p.name, { canary: true }, by);
-    return { name: p.name, version: r.version, created: r.created };
+    return {
+      name: p.name,
+      version: r.version,
+      created: r.created,
+      ...(r.previous
+        ? {
+            previous: r.previous.version,
+            previousState: r.previous.state,
+            previousRetiresAt: new Date(r.previous.retireAt).toISOString(),
+          }
+        : {}),
+    };
   } finally {
     value.fill(0);
   }

@@ -1,7 +1,7 @@
 /**
  * Opening vault.db: file modes, pragmas, identity checks and migrations.
  *
- * Durability (DESIGN §4): the connection runs WAL with synchronous=NORMAL, which
+ * Durability: the connection runs WAL with synchronous=NORMAL, which
  * survives a process crash (audit appends, leases). Changes to secrets and policy go
  * through `durableTransaction`, which switches to synchronous=FULL so the commit also
  * survives power loss.

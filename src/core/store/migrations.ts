@@ -247,6 +247,24 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    description: 'grants name the program and command they were approved for; proxy bindings name a placeholder variable',
+    up(db) {
+      // program_label: the program an approval or block was for, with its paths ("python3
+      // /home/me/agent.py", "akc run via node /home/me/bot.js"), so `akc grants` and
+      // `akc unblock` can say who it is; run_line: the command line of a run grant. NULL on
+      // older rows (they show the executable and fingerprint as before).
+      // placeholder_env: the variable `akc run --proxy` sets to a placeholder key so an SDK
+      // that insists on a key starts (the proxy adds the real one).
+      // All three are MACed as later columns (integrity/rows.ts): existing MACs still verify.
+      db.exec(`
+        ALTER TABLE grants ADD COLUMN program_label TEXT;
+        ALTER TABLE grants ADD COLUMN run_line TEXT;
+        ALTER TABLE proxy_bindings ADD COLUMN placeholder_env TEXT;
+      `);
+    },
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

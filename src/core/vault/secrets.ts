@@ -17,6 +17,7 @@ import { SECRETS, assertTrusted, resign } from '../integrity/rows.js';
 import { cachedStatement, durableTransaction } from '../store/database.js';
 import type { AuditFields } from '../audit/chain.js';
 import type { Vault } from './vault.js';
+import { DEFAULT_GRACE_MS } from '../lifecycle/policy.js';
 
 /** A value larger than this is refused (a keychain holds credentials, not files). */
 export const MAX_SECRET_BYTES = 64 * 1024;
@@ -68,6 +69,22 @@ interface SecretRow {
   current_version: number;
   created_at: number;
   updated_at: number;
+  /** Migration 3: the grace period the previous version stays readable for (null: the default). */
+  grace_ms?: number | null;
+}
+
+/** What `set` did to the version that was current before (absent for a new secret). */
+export interface ReplacedVersion {
+  version: number;
+  /** `previous` while its grace period runs, `retired` at once with a zero grace period. */
+  state: 'previous' | 'retired';
+  retireAt: number;
+}
+
+export interface SetResult {
+  version: number;
+  created: boolean;
+  previous?: ReplacedVersion;
 }
 
 export function validateSecretName(name: string): void {
@@ -113,10 +130,19 @@ export class SecretStore {
 
   /**
    * Stores a value as a new version (creating the secret if needed) in one durable
-   * transaction, audited. Returns the new version number. Does not take ownership of
-   * `value`; the caller zeroes it.
+   * transaction, audited. The version it replaces stays readable (`previous`) for the
+   * secret's grace period, as after a rotation, so agents holding it are not cut off
+   * mid-use; grants are kept (a hand-set value is not a rotation). `mustCreate`: refuse
+   * (ALREADY_EXISTS, nothing written) when the name exists — the CLI's answer when nobody
+   * confirmed a new version. Does not take ownership of `value`; the caller zeroes it.
    */
-  set(name: string, value: Buffer, input: SecretInput = {}, audit: Partial<AuditFields> = {}): { version: number; created: boolean } {
+  set(
+    name: string,
+    value: Buffer,
+    input: SecretInput = {},
+    audit: Partial<AuditFields> = {},
+    opts: { mustCreate?: boolean } = {},
+  ): SetResult {
     validateSecretName(name);
     if (value.length === 0) throw new AkcError('INVALID_ARGUMENT', 'the value is empty');
     if (value.length > MAX_SECRET_BYTES) throw new AkcError('INVALID_ARGUMENT', `the value is larger than ${MAX_SECRET_BYTES} bytes`);
@@ -127,11 +153,17 @@ export class SecretStore {
     const now = this.vault.clock.now();
     return durableTransaction(this.db, () => {
       const existing = this.db.prepare('SELECT * FROM secrets WHERE name = ?').get(name) as SecretRow | undefined;
+      if (existing && opts.mustCreate) {
+        throw new AkcError('ALREADY_EXISTS', `secret ${name} already exists (version ${existing.current_version}); nothing was stored`, {
+          hint: `add --new-version to store the value as version ${existing.current_version + 1}`,
+        });
+      }
       // Re-signing a tampered row would bless the tampering: refuse it first.
       if (existing) assertTrusted(this.db, SECRETS, existing, `secret ${name}`);
       const id = existing?.id ?? randomUUID();
       const version = (existing?.current_version ?? 0) + 1;
       const blob = seal(key, value, secretAad(vaultId, id, version));
+      let previous: ReplacedVersion | undefined;
       if (existing) {
         this.db
           .prepare(
@@ -148,8 +180,19 @@ export class SecretStore {
             input.tags ? JSON.stringify(input.tags) : null,
             id,
           );
-        // Setting a value by hand replaces the current one; older versions stay in history.
-        this.db.prepare("UPDATE secret_versions SET state = 'retired' WHERE secret_id = ? AND state != 'retired'").run(id);
+        // As a rotation does: an older `previous` retires now, the replaced current stays
+        // readable for the grace period (sweepRetired retires it after), history is kept.
+        const grace = existing.grace_ms ?? DEFAULT_GRACE_MS;
+        this.db
+          .prepare(
+            "UPDATE secret_versions SET state = 'retired', retire_at = coalesce(min(retire_at, ?), ?) WHERE secret_id = ? AND state = 'previous'",
+          )
+          .run(now, now, id);
+        const replaced = this.db
+          .prepare("UPDATE secret_versions SET state = ?, retire_at = ? WHERE secret_id = ? AND state = 'current'")
+          .run(grace > 0 ? 'previous' : 'retired', now + grace, id).changes;
+        if (replaced > 0)
+          previous = { version: existing.current_version, state: grace > 0 ? 'previous' : 'retired', retireAt: now + grace };
       } else {
         this.db
           .prepare(
@@ -171,8 +214,18 @@ export class SecretStore {
         .prepare("INSERT INTO secret_versions (secret_id, version, blob, state, created_at) VALUES (?, ?, ?, 'current', ?)")
         .run(id, version, blob, now);
       resign(this.db, SECRETS, id);
-      this.vault.auditInTransaction([{ event: existing ? 'secret.update' : 'secret.create', secret: name, version, ...audit }]);
-      return { version, created: !existing };
+      this.vault.auditInTransaction([
+        {
+          event: existing ? 'secret.update' : 'secret.create',
+          secret: name,
+          version,
+          ...(previous
+            ? { detail: { previous: previous.version, previousState: previous.state, retireAt: new Date(previous.retireAt).toISOString() } }
+            : {}),
+          ...audit,
+        },
+      ]);
+      return { version, created: !existing, ...(previous ? { previous } : {}) };
     });
   }
 

@@ -247,8 +247,18 @@ export class Vault {
     }
     const stored = await this.keychain.get(row.id);
     if (stored === null) {
+      // "Not found" is also what a Secret Service out of reach answers (no D-Bus over SSH):
+      // say which it is, and never "deleted" when it may only be unreachable.
+      const unreachable = (await this.keychain.unreachable?.().catch(() => null)) ?? null;
+      if (unreachable) {
+        throw new AkcError('KEYCHAIN_UNAVAILABLE', `the ${this.keychain.description} cannot be reached: ${unreachable}`, {
+          hint: 'unlock with the master password, or run akc in the desktop session that holds the keyring (README: "Keychain on a headless Linux box")',
+        });
+      }
       throw new AkcError('KEYCHAIN_UNAVAILABLE', `the ${this.keychain.description} has no unlock key for this vault`, {
-        hint: 'the keychain entry was deleted; unlock with the master password, then `akc keychain enable` to store a new one',
+        hint:
+          'the entry was deleted, or this session reaches another (new or locked) keyring; unlock with the master password, ' +
+          'then `akc keychain enable` to store a new one',
       });
     }
     const unlockKey = Buffer.from(stored, 'base64');

@@ -5,6 +5,7 @@
  * alike. Entries hold names, decisions and ids, never a value.
  */
 import type { Database } from 'better-sqlite3';
+import { AkcError } from '../../shared/errors.js';
 import type { AuditEntry, AuditRow } from '../audit/chain.js';
 import type { AuditLog, AuditQuery } from '../audit/log.js';
 import { fittingCount } from './page.js';
@@ -59,19 +60,54 @@ export function exportRowJson(r: AuditRow): JsonRow {
   };
 }
 
-/** Entries with seq > afterSeq and ts >= since, oldest first, at most `limit` (cut to `budget`). */
+/**
+ * Entries with seq > afterSeq (and ts >= since, when since is set), oldest first, at most
+ * `limit` (cut to `budget`). Without `since` every row goes, whatever its time says: an
+ * export of a tampered log must show the tampered rows too.
+ */
 export function exportPage(
   db: Database,
   opts: { afterSeq: number; since: number; limit: number },
   budget = Infinity,
 ): { rows: JsonRow[]; next: number | null } {
   const found = (
-    db
-      .prepare('SELECT * FROM audit WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?')
-      .all(opts.afterSeq, opts.since, opts.limit) as AuditRow[]
-  ).map(exportRowJson);
+    opts.since
+      ? db.prepare('SELECT * FROM audit WHERE seq > ? AND ts >= ? ORDER BY seq LIMIT ?').all(opts.afterSeq, opts.since, opts.limit)
+      : db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?').all(opts.afterSeq, opts.limit)
+  ).map((r) => exportRowJson(r as AuditRow));
   const n = fittingCount(found, budget);
   const rows = found.slice(0, n);
   const more = n < found.length || found.length === opts.limit;
   return { rows, next: more && rows.length > 0 ? (rows[rows.length - 1]!.seq as number) : null };
+}
+
+/** Rows as JSON Lines: one object per line, each line ending in a newline. */
+export function exportLines(rows: readonly JsonRow[]): string {
+  return rows.length ? rows.map((r) => JSON.stringify(r)).join('\n') + '\n' : '';
+}
+
+/** A source of export pages: read here from vault.db, or asked of the hardened host. */
+export type ExportPager = (afterSeq: number) => Promise<{ rows: JsonRow[]; next: number | null }>;
+
+/** Pages of vault.db itself (every entry, or those since `since`). */
+export function localExportPager(db: Database, since = 0, pageSize = 1000): ExportPager {
+  return (afterSeq) => Promise.resolve(exportPage(db, { afterSeq, since, limit: pageSize }));
+}
+
+/**
+ * The JSON Lines export (`akc audit export`, the desktop's "Export log", the hardened
+ * host's pages): every page's rows through `write`, oldest first. The one exporter, so
+ * every mode writes the same bytes for the same log. Returns the number of entries.
+ */
+export async function writeAuditExport(pages: ExportPager, write: (text: string) => Promise<void>): Promise<number> {
+  let afterSeq = 0;
+  let count = 0;
+  for (;;) {
+    const p = await pages(afterSeq);
+    if (p.rows.length) await write(exportLines(p.rows));
+    count += p.rows.length;
+    if (p.next === null) return count;
+    if (p.next <= afterSeq) throw new AkcError('PROTOCOL', 'failed to export the audit log: a page did not advance');
+    afterSeq = p.next;
+  }
 }

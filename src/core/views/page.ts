@@ -1,6 +1,6 @@
 /**
  * Paging for the hardened host's list answers: one answer must fit one frame (64 KiB,
- * DESIGN §8), so a long list goes in pages the CLI fetches one after another. The cut is
+ * the wire protocol's limit), so a long list goes in pages the CLI fetches one after another. The cut is
  * by encoded size, not by count, since rows differ in size (paths, descriptions).
  */
 import { MAX_FRAME_BYTES } from '../../shared/protocol.js';

@@ -38,6 +38,8 @@ export function grantJson(g: Grant, now: number): JsonRow {
     id: g.id,
     agent: g.agentName,
     program: g.agentId ? null : g.fingerprint,
+    // The program it was approved or blocked for, with paths (null: an agent, or a grant from before migration 6).
+    label: g.label,
     exe: g.exePath,
     exeSha256: g.exeSha256,
     secret: g.secretPattern,
@@ -51,7 +53,7 @@ export function grantJson(g: Grant, now: number): JsonRow {
     createdBy: g.createdBy,
     revokedAt: iso(g.revokedAt),
     // Approved for one `akc run` command: the grant covers only it (resolved exe + argv SHA-256).
-    command: g.runCommand,
+    command: g.runCommand ? { ...g.runCommand, line: g.runLine } : null,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Secret lifecycle in the UI (issue 5): one shared copy of `getLifecycle` (badges,
+ * Secret lifecycle in the UI: one shared copy of `getLifecycle` (badges,
  * schedules, open alerts, guard settings — never a value), the badge next to a secret,
  * and the open-alerts banner with "Dismiss".
  */

@@ -1,5 +1,5 @@
 /**
- * The approval prompt (DESIGN §6): who asks (verified by the kernel) for which secret,
+ * The approval prompt: who asks (verified by the kernel) for which secret,
  * what it claims, and the decision. Used full-window at `#/approval` and inside the
  * main window's pending dialog.
  */

@@ -648,7 +648,7 @@ function LifecycleSection({ l, owner, now }: { l: SecretLifecycleView | undefine
 }
 
 /**
- * Rotate now (issue 5). Manual secrets (or no rotator, or a webhook that is waiting) take
+ * Rotate now. Manual secrets (or no rotator, or a webhook that is waiting) take
  * the new value in a masked, uncontrolled field; other rotators ask for a confirmation.
  * The result shows the new version number, never a value.
  */

@@ -1,4 +1,4 @@
-/** Settings: locking, keychain unlock, approvals, notifications; about. */
+/** Settings: locking, keychain unlock, approvals, notifications, proxy bindings, anomaly guard; about. */
 import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { AppState, Settings, VerbInput } from '../../shared/contract';
 import { Icon } from '../components/Icon';
@@ -9,6 +9,7 @@ import { displayPath, sentence } from '../lib/format';
 import { useLoad } from '../lib/hooks';
 import { keychainNote } from './Gate';
 import { PageHeader } from './common';
+import { ProxyBindings } from './ProxyBindings';
 
 function Row({ title, desc, control, htmlFor }: { title: string; desc?: ReactNode; control: ReactNode; htmlFor?: string }) {
   return (
@@ -204,6 +205,8 @@ export function SettingsScreen({ state }: { state: AppState }) {
               </section>
             </>
           )}
+
+          <ProxyBindings />
 
           <GuardSettings />
 
