@@ -18,6 +18,7 @@ import { secretNameProblem } from '../../shared/secrets.js';
 import { MAX_GET_MANY_NAMES } from '../../shared/protocol.js';
 import { flag, option, UsageError } from '../args.js';
 import type { CommandContext } from '../context.js';
+import { YAML_NAMED } from '../../core/redact/escapes.js';
 import { connectCli, fetchSecrets } from './run.js';
 
 /** Templates larger than this are refused (a config file, not a data set). */
@@ -74,30 +75,12 @@ export function jsonEscape(value: string): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-const YAML_ESCAPES: Record<number, string> = {
-  0x00: '\\0',
-  0x07: '\\a',
-  0x08: '\\b',
-  0x09: '\\t',
-  0x0a: '\\n',
-  0x0b: '\\v',
-  0x0c: '\\f',
-  0x0d: '\\r',
-  0x1b: '\\e',
-  0x22: '\\"',
-  0x5c: '\\\\',
-  0x85: '\\N',
-  0xa0: '\\_',
-  0x2028: '\\L',
-  0x2029: '\\P',
-};
-
 /** The value as the body of a YAML double-quoted scalar (YAML 1.2 escapes; no quotes). */
 export function yamlEscape(value: string): string {
   let out = '';
   for (const ch of value) {
     const c = ch.codePointAt(0)!;
-    const named = YAML_ESCAPES[c];
+    const named = YAML_NAMED[c];
     if (named !== undefined) out += named;
     else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) out += `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
     else if ((c >= 0xd800 && c <= 0xdfff) || c === 0xfeff || c === 0xfffe || c === 0xffff) {

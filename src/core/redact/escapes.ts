@@ -280,7 +280,8 @@ function ansiCBytes(bytes: Uint8Array): Buffer {
 
 // --- YAML --------------------------------------------------------------------------
 
-const YAML_NAMED: Record<number, string> = {
+/** YAML 1.2 double-quoted escapes by code point; `akc inject --yaml` writes with the same table. */
+export const YAML_NAMED: Readonly<Record<number, string>> = {
   0x00: '\\0',
   0x07: '\\a',
   0x08: '\\b',
